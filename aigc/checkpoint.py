@@ -1,0 +1,211 @@
+"""Weights files: safetensors with the model's kind, config and provenance in the metadata.
+
+Loading never unpickles. Before a byte of tensor data is trusted, the header is parsed by hand
+and checked against the model the config describes (built on the meta device, so an absurd
+config costs no memory): every key, shape and dtype must match, the header must be small and
+the data must be complete, and every value must be finite. Anything else is a WeightsError with
+one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from aigc.data import DATASETS
+from aigc.models import KINDS
+
+FORMAT = "aigc-weights/1"
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest shipped file is < 2 MB
+MAX_HEADER_BYTES = 1024 * 1024
+MAX_PARAMETERS = 16_000_000
+MAX_CONFIG_INT = 4096
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used; the message is one line for the user."""
+
+
+def save_model(
+    model: nn.Module, path: str | Path, provenance: dict[str, Any] | None = None
+) -> Path:
+    """Write `model` as safetensors atomically: a temp file in the same folder, then rename,
+    so a crash mid-write never leaves a half-written file under `path`."""
+    path = Path(path)
+    data = to_bytes(model, provenance)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_bytes(model: nn.Module, provenance: dict[str, Any] | None = None) -> bytes:
+    kind = kind_of(model)
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": json.dumps(dataclasses.asdict(model.config)),
+        "provenance": json.dumps(provenance or {}),
+    }
+    return st_save(tensors, metadata=metadata)
+
+
+def kind_of(model: nn.Module) -> str:
+    for kind, (_, cls) in KINDS.items():
+        if type(model) is cls:
+            return kind
+    raise TypeError(f"not a model this package saves: {type(model).__name__}")
+
+
+def load_model(source: str | Path | bytes, name: str | None = None) -> tuple[nn.Module, dict]:
+    """Load a weights file (path or bytes) into a fresh model in eval mode.
+
+    Returns (model, provenance). Raises WeightsError naming the file and the problem.
+    """
+    if isinstance(source, bytes | bytearray):
+        data, label = bytes(source), name or "uploaded file"
+    else:
+        path = Path(source)
+        label = name or path.name
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise WeightsError(f"{label}: cannot read ({e.strerror})") from None
+        if size > MAX_FILE_BYTES:
+            raise WeightsError(
+                f"{label}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,} allowed"
+            )
+        data = path.read_bytes()
+    try:
+        return _load(data)
+    except WeightsError as e:
+        raise WeightsError(f"{label}: {e}") from None
+
+
+def _load(data: bytes) -> tuple[nn.Module, dict]:
+    if len(data) > MAX_FILE_BYTES:
+        raise WeightsError(f"{len(data):,} bytes is larger than the {MAX_FILE_BYTES:,} allowed")
+    header = _header(data)
+    meta = header.pop("__metadata__", None) or {}
+    if meta.get("format") != FORMAT:
+        raise WeightsError("not an aigc weights file (no 'format: aigc-weights/1' in its metadata)")
+    kind = meta.get("kind")
+    if kind not in KINDS:
+        raise WeightsError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    config_cls, model_cls = KINDS[kind]
+    config = _config(config_cls, meta.get("config", ""))
+    try:
+        with torch.device("meta"):
+            expected = model_cls(config).state_dict()
+    except (ValueError, RuntimeError) as e:
+        raise WeightsError(f"config does not describe a buildable model ({e})") from None
+    n_params = sum(t.numel() for t in expected.values())
+    if n_params > MAX_PARAMETERS:
+        raise WeightsError(
+            f"config asks for {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}"
+        )
+    _check_entries(header, expected)
+    try:
+        tensors = st_load(data)
+    except Exception as e:  # safetensors raises its own error types for malformed files
+        raise WeightsError(f"malformed safetensors data ({e})") from None
+    for key, t in tensors.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise WeightsError(f"tensor {key} holds NaN or Inf values")
+    model = model_cls(config)
+    model.load_state_dict(tensors, strict=True)
+    try:
+        provenance = json.loads(meta.get("provenance", "{}"))
+    except json.JSONDecodeError:
+        provenance = {}
+    return model.eval(), provenance if isinstance(provenance, dict) else {}
+
+
+def _header(data: bytes) -> dict:
+    if len(data) < 8:
+        raise WeightsError("file is truncated (shorter than a safetensors header)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES and (data[:1] == b"\x80" or data[:2] == b"PK"):
+        raise WeightsError(
+            "this is a pickle or torch.save file, not safetensors; it was not opened"
+        )
+    if n > MAX_HEADER_BYTES:
+        raise WeightsError(f"header declares {n:,} bytes; the limit is {MAX_HEADER_BYTES:,}")
+    if 8 + n > len(data):
+        raise WeightsError("file is truncated (header runs past the end)")
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise WeightsError("header is not valid JSON: not a safetensors file") from None
+    if not isinstance(header, dict):
+        raise WeightsError("header is not a JSON object: not a safetensors file")
+    return header
+
+
+def _config(config_cls: type, text: str):
+    try:
+        values = json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        raise WeightsError("metadata 'config' is not valid JSON") from None
+    if not isinstance(values, dict):
+        raise WeightsError("metadata 'config' is not a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise WeightsError(f"config has unknown fields: {', '.join(sorted(unknown))}")
+    for key, value in values.items():
+        default = fields[key].default
+        if type(value) is not type(default):
+            raise WeightsError(
+                f"config field {key} should be {type(default).__name__}, got {value!r}"
+            )
+        if isinstance(value, int) and not 0 <= value <= MAX_CONFIG_INT:
+            raise WeightsError(f"config field {key}={value} is out of range 0..{MAX_CONFIG_INT}")
+    if values.get("dataset", "mnist") not in DATASETS:
+        raise WeightsError(f"config names an unknown dataset {values['dataset']!r}")
+    return config_cls(**values)
+
+
+def _check_entries(header: dict, expected: dict[str, torch.Tensor]) -> None:
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    if missing:
+        raise WeightsError(
+            f"missing tensors: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+        )
+    if extra:
+        raise WeightsError(
+            f"unexpected tensors: {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"
+        )
+    dtypes = {torch.float32: "F32", torch.int64: "I64"}
+    for key, want in expected.items():
+        entry = header[key]
+        if not isinstance(entry, dict):
+            raise WeightsError(f"tensor {key}: malformed header entry")
+        if entry.get("dtype") != dtypes.get(want.dtype):
+            raise WeightsError(
+                f"tensor {key} has dtype {entry.get('dtype')}, expected {dtypes.get(want.dtype)}"
+            )
+        if entry.get("shape") != list(want.shape):
+            raise WeightsError(
+                f"tensor {key} has shape {entry.get('shape')}, expected {list(want.shape)}"
+            )

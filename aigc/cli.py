@@ -1,0 +1,219 @@
+"""`python -m aigc`: sample, interpolate, train and evaluate from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+import torch
+
+from aigc import data, recipes
+from aigc.checkpoint import WeightsError, load_model, save_model
+from aigc.imaging import write_image
+from aigc.latent import generate, latent_for_seed, path, sample_latents
+from aigc.models import KINDS
+from aigc.training import TrainingRun, to_uint8
+from aigc.weights import MANIFEST, SHIPPED, load_shipped, shipped_path
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=["gan", "vae"], required=True)
+    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    p.add_argument("--weights", type=Path, help="a .safetensors file (default: the shipped one)")
+
+
+def _load(args) -> torch.nn.Module:
+    if args.weights:
+        model, _ = load_model(args.weights)
+        expected = KINDS[args.model][1]
+        if not isinstance(model, expected):
+            raise WeightsError(
+                f"{args.weights.name}: holds a {type(model).__name__}, not a {args.model}"
+            )
+        return model
+    return load_shipped(f"{args.model}_{args.dataset}")
+
+
+def _labels(model, label: int | None, n: int) -> torch.Tensor | None:
+    k = model.config.num_classes
+    if not k:
+        if label is not None:
+            raise SystemExit("error: --label needs a class-conditional model")
+        return None
+    if label is not None and not 0 <= label < k:
+        raise SystemExit(f"error: --label must be in 0..{k - 1}")
+    return torch.full((n,), label) if label is not None else torch.arange(n) % k
+
+
+def cmd_sample(args) -> None:
+    model = _load(args)
+    if not 1 <= args.n <= 10_000:
+        raise SystemExit("error: --n must be in 1..10000")
+    z = sample_latents(args.n, model.latent_dim, args.seed)
+    images = to_uint8(generate(model, z, _labels(model, args.label, args.n)))
+    write_image(
+        args.out, images, cols=10 if args.label is None and model.config.num_classes else None
+    )
+    print(f"wrote {args.n} samples to {args.out}")
+
+
+def cmd_interpolate(args) -> None:
+    model = _load(args)
+    if not 2 <= args.steps <= 200:
+        raise SystemExit("error: --steps must be in 2..200")
+    points = torch.stack([latent_for_seed(s, model.latent_dim) for s in args.seeds])
+    zs = path(points, args.steps, spherical=args.slerp)
+    images = to_uint8(
+        generate(
+            model,
+            zs,
+            _labels(model, args.label, len(zs))
+            if args.label is not None
+            else _labels(model, 0, len(zs))
+            if model.config.num_classes
+            else None,
+        )
+    )
+    write_image(args.out, images, cols=len(images))
+    print(f"wrote {len(images)} frames to {args.out}")
+
+
+def cmd_train(args) -> None:
+    cfg_over = {
+        k: v for k, v in {"z_dim": args.latent_dim, "arch": args.arch}.items() if v is not None
+    }
+    if args.model != "vae" and "arch" in cfg_over:
+        raise SystemExit("error: --arch applies to --model vae")
+    model_cfg = recipes.live_model_config(
+        args.model, args.dataset, args.label_conditional, **cfg_over
+    )
+    over = {
+        k: v
+        for k, v in vars(args).items()
+        if k in ("steps", "seconds", "seed", "lr", "batch_size") and v is not None
+    }
+    if args.augment is not None:
+        over["augment"] = args.augment
+    if args.steps is None and args.seconds is None:
+        over["seconds"] = 20.0
+    train_cfg = recipes.live_train_config(args.model, **over)
+    images = data.load(args.dataset, "train", args.data_dir)
+    torch.manual_seed(args.seed)  # the model's initial weights
+    model = KINDS[args.model][1](model_cfg)
+    if args.model == "vae":
+        model.init_output_bias(images.tensors()[0].mean(0))
+    run = TrainingRun(model, images, train_cfg)
+    previous = signal.signal(signal.SIGINT, lambda *_: run.stop())  # Ctrl-C: stop after this step
+    try:
+        for ev in run:
+            losses = " ".join(f"{k}={v:.3f}" for k, v in ev.losses.items())
+            print(
+                f"step {ev.step:6d}  epoch {ev.epoch:6.2f}  {ev.elapsed:7.1f}s  {ev.images_per_s:7.0f} img/s  {losses}",
+                flush=True,
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    provenance = {
+        "dataset": args.dataset,
+        "data_source": str(args.data_dir) if args.data_dir else "shipped",
+        "train_images": len(images),
+        "steps": run.step,
+        "seconds": round(ev.elapsed, 1),
+        "seed": args.seed,
+        "train_config": vars(train_cfg),
+        "command": "python -m aigc " + shlex.join(sys.argv[1:]),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+    }
+    save_model(run.model, args.out, provenance)
+    print(f"{ev.reason}: saved {args.out} after {run.step} steps")
+    if ev.diverged:
+        raise SystemExit(1)
+
+
+def cmd_evaluate(args) -> None:
+    from aigc.evaluation import evaluate  # imports the shipped classifiers: only when asked
+
+    files = args.files or [shipped_path(name) for name in SHIPPED]
+    results = {}
+    for f in files:
+        model, provenance = load_model(f)
+        figures = evaluate(model)
+        results[Path(f).stem] = figures
+        print(
+            f"{Path(f).name:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()),
+            flush=True,
+        )
+        if args.manifest:
+            results[Path(f).stem] = {
+                "file": Path(f).name,
+                "sha256": hashlib.sha256(Path(f).read_bytes()).hexdigest(),
+                "kind": type(model).__name__,
+                "config": vars(model.config),
+                "provenance": provenance,
+                "quality": figures,
+            }
+    if args.manifest:
+        MANIFEST.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {MANIFEST}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aigc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="write samples as a .png grid or a .npy uint8 array")
+    _model_args(p)
+    p.add_argument("--label", type=int, help="class to draw (conditional models)")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help=".png grid or .npy (N, 28, 28) uint8")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="walk between the latents of several seeds")
+    _model_args(p)
+    p.add_argument("--seeds", type=int, nargs="+", required=True, help="two or more seeds")
+    p.add_argument("--label", type=int, help="class for a conditional model (default 0)")
+    p.add_argument("--steps", type=int, default=10, help="frames per segment")
+    p.add_argument("--slerp", action="store_true", help="spherical instead of linear")
+    p.add_argument("--out", type=Path, required=True, help=".gif animation or .png strip")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("train", help="train a model from scratch and save it")
+    p.add_argument("--model", choices=recipes.KINDS, required=True)
+    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    p.add_argument("--label-conditional", action="store_true")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--seconds", type=float)
+    budget.add_argument("--steps", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--arch", choices=["mlp", "conv"], help="VAE body")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (full dataset)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="quality figures of weights files (default: all shipped)")
+    p.add_argument("files", nargs="*", type=Path)
+    p.add_argument("--manifest", action="store_true", help="write weights/manifest.json")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (WeightsError, data.DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,119 @@
+"""A variational autoencoder for 28x28 images (Kingma & Welling, 2014).
+
+Two bodies share one piece of math (``encode -> (mu, logvar)``, ``reparameterize``,
+``decode``): an MLP (784-400-z, as in PyTorch's examples), which takes ~10x more images per
+second on a CPU and so wins a 10-second live run, and a convolutional one, which generalises
+better from 4,500 digits and so wins when there are minutes to train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from aigc.models.gan import as_class_weights
+
+
+@dataclass
+class VAEConfig:
+    dataset: str = "mnist"
+    z_dim: int = 16
+    num_classes: int = 0  # >0 conditions encoder and decoder on the label (a CVAE)
+    arch: str = "mlp"  # "mlp" or "conv"
+    hidden: int = 400
+    width: int = 32  # conv channels (arch="conv" only)
+
+
+class VAE(nn.Module):
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        if config.arch not in ("mlp", "conv"):
+            raise ValueError(f"unknown VAE arch {config.arch!r}: expected 'mlp' or 'conv'")
+        self.config = config
+        w, k, h = config.width, config.num_classes, config.hidden
+        if config.arch == "conv":
+            self.encoder = nn.Sequential(
+                nn.Conv2d(1, w, 4, 2, 1),  # (B, w, 14, 14)
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(w, 2 * w, 4, 2, 1),  # (B, 2w, 7, 7)
+                nn.LeakyReLU(0.2),
+                nn.Flatten(),
+            )
+            n_feat = 2 * w * 49
+            self.decoder = nn.Sequential(
+                nn.LeakyReLU(0.2),
+                nn.Unflatten(1, (2 * w, 7, 7)),
+                nn.ConvTranspose2d(2 * w, w, 4, 2, 1),  # (B, w, 14, 14)
+                nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(w, 1, 4, 2, 1),  # (B, 1, 28, 28) logits
+            )
+        else:
+            self.encoder = nn.Flatten()
+            n_feat = 784
+            self.decoder = nn.Unflatten(1, (1, 28, 28))
+        self.enc_fc = nn.Sequential(nn.Linear(n_feat + k, h), nn.ReLU())
+        self.mu = nn.Linear(h, config.z_dim)
+        self.logvar = nn.Linear(h, config.z_dim)
+        self.dec_fc = nn.Sequential(nn.Linear(config.z_dim + k, h), nn.ReLU(), nn.Linear(h, n_feat))
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.z_dim
+
+    def _with_label(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if not self.config.num_classes:
+            return h
+        return torch.cat([h, as_class_weights(labels, self.config.num_classes, h.dtype)], dim=1)
+
+    @torch.no_grad()
+    def init_output_bias(self, mean_image: torch.Tensor) -> None:
+        """Start the decoder at the data's mean image (its logit), so the first steps learn
+        shapes instead of the average brightness: worth ~20 nats in the first second."""
+        p = mean_image.clamp(1e-3, 1 - 1e-3)
+        logit = torch.log(p / (1 - p))
+        if self.config.arch == "mlp":
+            self.dec_fc[-1].bias.copy_(logit.flatten())
+        else:
+            self.decoder[-1].bias.fill_(logit.mean())
+
+    def encode(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.enc_fc(self._with_label(self.encoder(x), labels))
+        return self.mu(h), self.logvar(h).clamp(-12.0, 8.0)
+
+    def reparameterize(
+        self, mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        return mu + eps * torch.exp(0.5 * logvar)
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(self.dec_fc(self._with_label(z, labels)))
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent (B, z_dim) -> Bernoulli means (B, 1, 28, 28) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z, labels))
+
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, labels)
+        z = self.reparameterize(mu, logvar)
+        return self.decode_logits(z, labels), mu, logvar
+
+
+def vae_loss(
+    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Negative ELBO terms in nats per image: (reconstruction, KL).
+
+    Reconstruction is the Bernoulli negative log-likelihood of the [0, 1] pixels; KL is the
+    closed form for a diagonal Gaussian against N(0, I) (Kingma & Welling, 2014, Appendix B).
+    """
+    recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
+    return recon, kl
