@@ -1,0 +1,1 @@
+"""The Streamlit page: thin widgets over :mod:`aigc`. Only this subpackage imports streamlit."""
