@@ -127,7 +127,7 @@ def cmd_train(args) -> None:
         "seconds": round(ev.elapsed, 1),
         "seed": args.seed,
         "train_config": vars(train_cfg),
-        "command": "python -m aigc " + shlex.join(sys.argv[1:]),
+        "command": "python -m aigc " + shlex.join(args.argv),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "torch": torch.__version__,
     }
@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         args.func(args)
     except (WeightsError, data.DataError, ValueError) as e:

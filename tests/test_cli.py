@@ -1,0 +1,72 @@
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aigc.checkpoint import load_model, save_model
+from aigc.cli import main
+from aigc.models import GAN, VAE, GANConfig, VAEConfig
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    d = tmp_path_factory.mktemp("w")
+    torch.manual_seed(0)
+    save_model(GAN(GANConfig()).eval(), d / "gan.safetensors")
+    save_model(VAE(VAEConfig(z_dim=8)).eval(), d / "vae.safetensors")
+    return d
+
+
+def test_sample_npy_is_uint8_images_like_the_dataset(weights, tmp_path):
+    out = tmp_path / "s.npy"
+    assert main(["sample", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--label", "7", "--n", "12", "--seed", "3", "--out", str(out)]) == 0
+    a = np.load(out, allow_pickle=False)
+    assert a.shape == (12, 28, 28) and a.dtype == np.uint8
+    again = tmp_path / "t.npy"
+    main(["sample", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--label", "7", "--n", "12", "--seed", "3", "--out", str(again)])
+    assert np.array_equal(a, np.load(again))
+
+
+def test_sample_png_grid(weights, tmp_path):
+    out = tmp_path / "s.png"
+    assert main(["sample", "--model", "vae", "--weights", str(weights / "vae.safetensors"), "--n", "16", "--out", str(out)]) == 0
+    img = Image.open(out)
+    assert img.format == "PNG" and img.size == (4 * (4 * 30 + 2),) * 2
+
+
+def test_interpolate_gif_through_three_seeds(weights, tmp_path):
+    out = tmp_path / "i.gif"
+    assert main(["interpolate", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--seeds", "1", "2", "3", "--steps", "4", "--slerp", "--label", "2", "--out", str(out)]) == 0
+    assert Image.open(io.BytesIO(out.read_bytes())).n_frames >= 7
+
+
+def test_train_saves_a_loadable_file_with_provenance(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--model", "vae", "--dataset", "mnist", "--steps", "3", "--seed", "5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "step" in printed and "saved" in printed
+    model, prov = load_model(out)
+    assert isinstance(model, VAE)
+    assert prov["steps"] == 3 and prov["seed"] == 5 and prov["dataset"] == "mnist"
+    assert prov["command"].startswith("python -m aigc train")
+
+
+def test_a_hostile_weights_file_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04\x95" + b"x" * 100)
+    proc = subprocess.run(
+        [sys.executable, "-m", "aigc", "sample", "--model", "gan", "--weights", str(bad), "--out", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "bad.safetensors" in proc.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_wrong_kind_of_weights_is_refused(weights, tmp_path):
+    assert main(["sample", "--model", "gan", "--weights", str(weights / "vae.safetensors"), "--out", str(tmp_path / "x.png")]) == 2

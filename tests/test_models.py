@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
+from aigc.models.vae import vae_loss
+
+
+def build(cls, cfg, seed=0):
+    torch.manual_seed(seed)
+    return cls(cfg).eval()
+
+
+@pytest.mark.parametrize("k", [0, 10])
+def test_gan_shapes_range_and_determinism(k):
+    gan = build(GAN, GANConfig(num_classes=k))
+    z = torch.randn(5, gan.latent_dim, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(5) if k else None
+    x = gan.decode(z, labels)
+    assert x.shape == (5, 1, 28, 28)
+    assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+    assert torch.equal(x, build(GAN, GANConfig(num_classes=k)).decode(z, labels))
+    real = gan.realness(x, labels)
+    assert real.shape == (5,) and ((real >= 0) & (real <= 1)).all()
+
+
+def test_gan_blends_classes_with_weights():
+    gan = build(GAN, GANConfig())
+    z = torch.randn(1, gan.latent_dim)
+    onehot = torch.nn.functional.one_hot(torch.tensor([3]), 10).float()
+    assert torch.allclose(gan.decode(z, torch.tensor([3])), gan.decode(z, onehot))
+    blend = 0.5 * onehot + 0.5 * torch.nn.functional.one_hot(torch.tensor([8]), 10).float()
+    assert not torch.allclose(gan.decode(z, blend), gan.decode(z, onehot))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("k", [0, 10])
+def test_vae_speaks_its_math(arch, k):
+    vae = build(VAE, VAEConfig(arch=arch, num_classes=k, z_dim=4))
+    x = torch.rand(3, 1, 28, 28)
+    labels = torch.tensor([1, 2, 3]) if k else None
+    mu, logvar = vae.encode(x, labels)
+    assert mu.shape == logvar.shape == (3, 4)
+    g = torch.Generator().manual_seed(0)
+    z = vae.reparameterize(mu, logvar, generator=g)
+    assert torch.equal(z, vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0)))
+    out = vae.decode(z, labels)
+    assert out.shape == (3, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
+    recon, kl = vae_loss(vae.decode_logits(z, labels), x, mu, logvar)
+    assert recon > 0 and kl >= 0
+
+
+def test_vae_rejects_unknown_arch():
+    with pytest.raises(ValueError, match="unknown VAE arch"):
+        VAE(VAEConfig(arch="transformer"))
+
+
+def test_vae_kl_is_zero_at_the_prior():
+    mu, logvar = torch.zeros(2, 3), torch.zeros(2, 3)
+    _, kl = vae_loss(torch.zeros(2, 1, 28, 28), torch.full((2, 1, 28, 28), 0.5), mu, logvar)
+    assert kl.item() == pytest.approx(0.0)
+
+
+def test_output_bias_starts_the_vae_at_the_mean_image():
+    vae = build(VAE, VAEConfig(z_dim=2))
+    mean = torch.rand(1, 28, 28) * 0.8 + 0.1
+    with torch.no_grad():
+        for p in vae.dec_fc[-1].parameters():
+            p.zero_()
+    vae.init_output_bias(mean)
+    out = vae.decode(torch.zeros(1, 2))[0]
+    assert torch.allclose(out, mean, atol=1e-4)
+
+
+def test_classifier_features_and_logits():
+    clf = build(Classifier, ClassifierConfig())
+    x = torch.rand(4, 1, 28, 28)
+    assert clf(x).shape == (4, 10)
+    assert clf.features(x).shape == (4, clf.config.features)
