@@ -90,9 +90,6 @@ def cmd_train(args) -> None:
     }
     if args.model != "vae" and "arch" in cfg_over:
         raise SystemExit("error: --arch applies to --model vae")
-    model_cfg = recipes.live_model_config(
-        args.model, args.dataset, args.label_conditional, **cfg_over
-    )
     over = {
         k: v
         for k, v in vars(args).items()
@@ -104,10 +101,7 @@ def cmd_train(args) -> None:
         over["seconds"] = 20.0
     train_cfg = recipes.live_train_config(args.model, **over)
     images = data.load(args.dataset, "train", args.data_dir)
-    torch.manual_seed(args.seed)  # the model's initial weights
-    model = KINDS[args.model][1](model_cfg)
-    if args.model == "vae":
-        model.init_output_bias(images.tensors()[0].mean(0))
+    model = recipes.new_model(args.model, images, args.label_conditional, args.seed, **cfg_over)
     run = TrainingRun(model, images, train_cfg)
     previous = signal.signal(signal.SIGINT, lambda *_: run.stop())  # Ctrl-C: stop after this step
     try:

@@ -11,9 +11,21 @@ images per second of the conv one, which wins a 10-second budget.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from typing import TYPE_CHECKING
 
-from aigc.models import ClassifierConfig, GANConfig, VAEConfig
+import torch
+from torch import nn
+
+from aigc.models import KINDS as MODEL_CLASSES
+from aigc.models import VAE, ClassifierConfig, GANConfig, VAEConfig
 from aigc.training import TrainConfig
+
+if TYPE_CHECKING:
+    from aigc.data import ImageSet
+
+# torch's global RNG is process-wide: two sessions building models at once must not interleave.
+_BUILD_LOCK = threading.Lock()
 
 KINDS = ("gan", "vae", "classifier")
 
@@ -37,3 +49,20 @@ def live_train_config(kind: str, **overrides) -> TrainConfig:
         "classifier": TrainConfig(batch_size=64, lr=1e-3, augment=True),
     }[kind]
     return dataclasses.replace(base, **overrides)
+
+
+def new_model(
+    kind: str, images: ImageSet, conditional: bool = True, seed: int = 0, **overrides
+) -> nn.Module:
+    """A freshly initialised model of the live recipe, the same for the same seed, built
+    without disturbing the process's global random stream.
+
+    A VAE's decoder starts at the data's mean image (see :meth:`VAE.init_output_bias`).
+    """
+    config = live_model_config(kind, images.name, conditional, **overrides)
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MODEL_CLASSES[kind][1](config)
+    if isinstance(model, VAE):
+        model.init_output_bias(images.tensors()[0].mean(0))
+    return model

@@ -155,6 +155,8 @@ class TrainingRun:
                 yield self._event(elapsed, losses, fixed)
         self.model.load_state_dict(self._good_state if bad else kept_state())
         final = self._event(elapsed, last_losses, fixed)
+        if bad:  # the snapshot would come from the broken weights; the last good one stands
+            final.samples = final.sample_labels = None
         final.finished, final.reason = True, reason
         final.diverged = reason.startswith("diverged")
         self.model.eval()

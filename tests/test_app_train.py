@@ -1,0 +1,202 @@
+"""AppTest drives the Train live, Learn and Feedback pages as a browser session would.
+
+Each page runs from a three-line script (set the language, call ``page()``). A live run is
+polled the way the page's fragment polls it: by rerunning until the run has ended.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from aigc import feedback_store
+from aigc.models import GAN, VAE
+from aigc.ui import train_live
+
+PAGE_SCRIPT = """
+import streamlit as st
+from aigc.ui import {module}
+st.session_state.setdefault("lang", "{lang}")
+{module}.page()
+"""
+
+RATE_SCRIPT = """
+import streamlit as st
+from aigc.ui.feedback import rate_ui
+rate_ui("rating", page="explore", model="gan_mnist", dataset="mnist", label=7, seed=3,
+        latent=[0.25, -0.5])
+"""
+
+NAV_SCRIPT = """
+import streamlit as st
+from aigc.ui import train_live
+st.session_state.setdefault("lang", "en")
+with st.sidebar:
+    train_live.sidebar_status()
+if st.session_state.get("page") == "other":
+    st.write("another page")
+else:
+    train_live.page()
+"""
+
+XSS = "<script>alert('x')</script><b>bold?</b>"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server():
+    """A fresh server-wide run manager on one core (the test machine is shared), and the
+    one-off cost of the first optimizer in a process (it imports torch._dynamo: seconds on a
+    busy machine) paid up front, so the polls below time training only."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIGC_TRAIN_CORES", "1")
+        train_live.run_manager.clear()
+        yield
+        train_live.run_manager().shutdown()
+        train_live.run_manager.clear()
+
+
+@pytest.fixture(autouse=True)
+def feedback_db(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+
+
+def app(tmp_path, module: str, lang: str = "en", script: str = PAGE_SCRIPT) -> AppTest:
+    path = tmp_path / f"{module}_{lang}.py"
+    path.write_text(script.format(module=module, lang=lang))
+    return AppTest.from_file(str(path), default_timeout=30)
+
+
+def poll(at: AppTest, done, timeout: float = 60.0) -> AppTest:
+    """Rerun the page (as its fragment would, twice a second) until `done(at)`."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, "timed out waiting for the run"
+        time.sleep(0.25)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def ended(at: AppTest) -> bool:
+    return train_live.RESULT in at.session_state
+
+
+def test_a_short_vae_run_shows_its_grid_and_joins_the_session_models(tmp_path):
+    at = app(tmp_path, "train_live").run()
+    assert not at.exception
+    at.radio(key="train_kind").set_value("vae")
+    at.radio(key="train_budget").set_value("steps")
+    at.run()
+    at.number_input(key="train_steps").set_value(20)
+    at.select_slider(key="train_batch_vae").set_value(32)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert at.radio(key="train_kind").disabled  # settings are locked while it trains
+    poll(at, ended)
+
+    assert "Finished: 20 steps" in at.success[0].value
+    [grid] = at.image
+    assert "step 20" in grid.captions[0]
+    models = at.session_state["custom_models"]
+    [(label, model)] = models.items()
+    assert label.startswith("my VAE (mnist, ")
+    assert isinstance(model, VAE) and not model.training
+    assert any(label in m.value for m in at.markdown)
+    assert at.download_button(key="train_download").label.startswith("Download")
+
+    timeline = at.select_slider(key=f"timeline_{at.session_state[train_live.RESULT].view.run_id}")
+    assert timeline.options == ["step 10", "step 20"]
+    latest = grid.value
+    timeline.set_value(10).run()
+    assert not at.exception
+    assert "step 10" in at.image[0].captions[0]
+    assert at.image[0].value != latest  # the grid scrubbed back in time
+
+    at.button(key="train_reset").click().run()
+    assert not at.image and train_live.RESULT not in at.session_state
+    assert label in at.session_state["custom_models"]  # reset keeps the trained model
+
+
+def test_pause_then_stop_keeps_the_model_so_far(tmp_path):
+    at = app(tmp_path, "train_live").run()
+    at.number_input(key="train_seconds").set_value(120)  # a GAN, conditional, by default
+    at.run()
+    at.button(key="train_start").click().run()
+    poll(at, lambda at: len(at.image) == 1)  # the first snapshot is in
+    at.button(key="train_pause").click().run()
+    poll(at, lambda at: any("Paused" in w.value for w in at.warning))
+    assert at.button(key="train_resume")
+    at.button(key="train_stop").click().run()
+    poll(at, ended)
+    assert "Stopped at step" in at.info[0].value
+    [(label, model)] = at.session_state["custom_models"].items()
+    assert label.startswith("my GAN (mnist, ") and isinstance(model, GAN)
+
+
+def test_a_run_that_ends_on_another_page_still_lands_in_the_session(tmp_path):
+    at = app(tmp_path, "nav", script=NAV_SCRIPT).run()
+    at.radio(key="train_kind").set_value("vae")
+    at.run()
+    at.number_input(key="train_seconds").set_value(3)  # long enough to switch pages mid-run
+    at.button(key="train_start").click().run()
+    at.session_state["page"] = "other"  # the user opens another page
+    at.run()
+    assert not at.image  # the Train live page is not drawn ...
+    assert at.sidebar.caption[0].value.startswith("Training: ")  # ... but the run is watched
+    poll(at, ended)
+    [label] = at.session_state["custom_models"]
+    assert label.startswith("my VAE (mnist, ")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_learn_renders_the_diagram_and_the_formulas(tmp_path, lang):
+    at = app(tmp_path, "learn", lang).run()
+    assert not at.exception
+    assert at.title[0].value == {"en": "Learn", "zh": "学习"}[lang]
+    [diagram] = at.get("graphviz_chart")
+    assert "digraph" in diagram.proto.spec
+    latex = " ".join(x.value for x in at.latex)
+    assert r"\max(0,\, 1 - d(x))" in latex and "reconstruction" in latex and "KL" in latex
+    text = " ".join(m.value for m in at.markdown)
+    curve = "G 损失" if lang == "zh" else "G loss"
+    assert curve in " ".join(i.value for i in at.info)
+    assert "D(G(z))" in text
+
+
+def test_the_feedback_page_lists_a_stored_rating_as_plain_text(tmp_path):
+    at = app(tmp_path, "feedback").run()
+    assert not at.exception
+    assert at.info[0].value == "No ratings yet."
+    feedback_store.add_rating(
+        page="explore", model="gan_mnist", dataset="mnist", label=3, seed=9, rating=5, comment=XSS
+    )
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["comment"].tolist() == [XSS]
+    assert table["rating"].tolist() == [5]
+    assert at.download_button(key="feedback_csv")
+    assert not at.get("html")  # nothing is rendered as HTML
+
+
+def test_rate_ui_saves_stars_and_comment(tmp_path):
+    at = app(tmp_path, "rate", script=RATE_SCRIPT).run()
+    at.button[0].click().run()  # no stars picked yet
+    assert at.warning and feedback_store.list_ratings() == []
+    at.feedback(key="rating_stars").set_value(3)
+    at.text_input(key="rating_comment").input(XSS)
+    at.button[0].click().run()
+    assert not at.exception
+    [r] = feedback_store.list_ratings()
+    assert (r.page, r.model, r.label, r.seed, r.rating, r.comment) == (
+        "explore",
+        "gan_mnist",
+        7,
+        3,
+        4,
+        XSS,
+    )

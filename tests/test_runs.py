@@ -1,0 +1,347 @@
+"""The run manager: cap and FIFO queue, pause/resume/stop, divergence, expiry, CPU budget.
+
+Tiny VAEs on 256 images with budgets of a few dozen steps; where a test needs a run to stay
+alive, a forward hook slows each step to a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+import torch
+
+from aigc import data
+from aigc.models import GAN, VAE, GANConfig, VAEConfig
+from aigc.runs import (
+    MAX_SNAPSHOTS,
+    RunManager,
+    Status,
+    UnknownRun,
+    agreement_scorer,
+    eta_seconds,
+    new_model,
+    thin,
+)
+from aigc.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def images() -> data.ImageSet:
+    full = data.load_shipped("mnist")
+    return data.ImageSet("mnist", full.images[:256], full.labels[:256])
+
+
+def tiny_vae(num_classes: int = 0, seed: int = 0) -> VAE:
+    torch.manual_seed(seed)
+    return VAE(VAEConfig(hidden=32, z_dim=4, num_classes=num_classes))
+
+
+def slow(model: VAE, seconds: float = 0.005) -> VAE:
+    """Make every training step (one encoder pass) take at least `seconds`."""
+    model.enc_fc.register_forward_hook(lambda *_: time.sleep(seconds))
+    return model
+
+
+def cfg(**kw) -> TrainConfig:
+    base = {"batch_size": 16, "lr": 1e-3, "snapshot_every": 5, "steps": 20}
+    return TrainConfig(**(base | kw))
+
+
+def wait_for(manager: RunManager, run_id: str, done, timeout: float = 20.0):
+    """Poll (as a page would) until `done(view)`; return the view."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = manager.view(run_id)
+        if done(view):
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting; last view: {view.status} step {view.step}")
+        time.sleep(0.02)
+
+
+def ended(view) -> bool:
+    return view.ended
+
+
+def test_run_trains_a_copy_and_records_its_history(images):
+    model = tiny_vae()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(model, images, cfg(steps=20))
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.FINISHED and view.message == "steps"
+    assert view.step == 20 and view.eta_s is None
+    assert [s.step for s in view.snapshots] == [5, 10, 15, 20]
+    assert [p.step for p in view.curve] == [5, 10, 15, 20]
+    assert set(view.curve[-1].losses) == {"loss", "recon", "kl"}
+    assert view.snapshots[-1].samples.shape == (100, 28, 28)
+    assert not view.snapshots[-1].samples.flags.writeable
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), f"{key} of the given model changed"
+    trained = manager.model(run_id)
+    assert not trained.training
+    assert not torch.equal(trained.state_dict()["mu.weight"], before["mu.weight"])
+    assert manager.model(run_id) is not trained  # every caller gets its own copy
+
+
+def test_cap_and_fifo_queue(images):
+    manager = RunManager(max_runs=2, cores=4)
+    ids = []
+    for _ in range(4):
+        run_id = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+        manager.pause(run_id)  # idle while queued or holding a slot
+        ids.append(run_id)
+    a, b, c, d = ids
+    views = [manager.view(i) for i in ids]
+    assert [v.status for v in views[:2]] == [Status.PAUSED, Status.PAUSED]
+    assert [(v.status, v.queue_position) for v in views[2:]] == [
+        (Status.QUEUED, 1),
+        (Status.QUEUED, 2),
+    ]
+    assert manager.threads_per_run() == 4  # nothing computes while paused
+    manager.resume(a)
+    manager.resume(b)
+    assert manager.threads_per_run() == 2  # two computing runs share 4 cores
+
+    manager.stop(a)
+    wait_for(manager, c, lambda v: v.status is Status.PAUSED)  # c starts (still paused)
+    assert manager.view(d).queue_position == 1
+    assert manager.view(a).status is Status.STOPPED
+    manager.stop(b)
+    wait_for(manager, d, lambda v: v.status is Status.PAUSED)
+    for run_id in (c, d):
+        manager.stop(run_id)
+        wait_for(manager, run_id, ended)
+
+
+def test_stopping_a_queued_run_removes_it_from_the_queue(images):
+    manager = RunManager(max_runs=1, cores=1)
+    first = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    second = manager.submit(tiny_vae(), images, cfg())
+    third = manager.submit(tiny_vae(), images, cfg())
+    manager.stop(second)
+    assert manager.view(second).status is Status.STOPPED
+    assert manager.view(third).queue_position == 1
+    manager.stop(first)
+    assert wait_for(manager, third, ended).status is Status.FINISHED
+
+
+def test_stop_ends_the_run_within_one_step(images):
+    started = [0]
+
+    def count(*_):
+        started[0] += 1
+        time.sleep(0.01)
+
+    model = tiny_vae()
+    model.enc_fc.register_forward_hook(count)  # one encoder pass per training step
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(model, images, cfg(steps=100_000, snapshot_every=1))
+    wait_for(manager, run_id, lambda v: v.step >= 3)
+    manager.stop(run_id)
+    at_stop = started[0]
+    t0 = time.monotonic()
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.STOPPED and view.message == "stopped"
+    assert view.step <= at_stop + 1  # at most the step already in progress completes
+    assert time.monotonic() - t0 < 2.0
+    assert view.snapshots[-1].step == view.step  # the model as stopped is on the timeline
+    assert not manager.model(run_id).training
+
+
+def test_pause_holds_and_resume_continues(images):
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(slow(tiny_vae()), images, cfg(steps=40, snapshot_every=1))
+    wait_for(manager, run_id, lambda v: v.step >= 2)
+    manager.pause(run_id)
+    time.sleep(0.1)  # the step in progress completes
+    held = manager.view(run_id)
+    time.sleep(0.3)
+    view = manager.view(run_id)
+    assert view.status is Status.PAUSED and view.step == held.step < 40
+    assert view.eta_s is not None and view.eta_s > 0
+    manager.resume(run_id)
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.FINISHED and view.step == 40
+
+
+def test_nan_ends_the_run_as_diverged_with_the_last_good_weights_and_snapshot(images):
+    steps = [0]
+
+    def poison(module, inputs, output):
+        steps[0] += 1
+        return output * float("nan") if steps[0] > 8 else output
+
+    model = tiny_vae()
+    model.enc_fc.register_forward_hook(poison)
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(model, images, cfg(steps=30, snapshot_every=5))
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.DIVERGED
+    assert view.message.startswith("diverged:") and "at step 9" in view.message
+    assert [s.step for s in view.snapshots] == [5]  # the last good one
+    trained = manager.model(run_id)
+    assert all(torch.isfinite(p).all() for p in trained.parameters())
+
+
+def test_a_huge_learning_rate_diverges_a_gan(images):
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(g_width=8, d_width=8))
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(gan, images, cfg(steps=30, lr=1e12, lr_decay=False))
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.DIVERGED, view.message
+    assert view.snapshots == ()  # no good snapshot yet: the poisoned grid is not shown
+    assert all(torch.isfinite(p).all() for p in manager.model(run_id).parameters())
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_unpolled_runs_expire_and_free_their_slot(images):
+    clock = FakeClock()
+    manager = RunManager(max_runs=1, cores=1, idle_timeout=60, clock=clock)
+    abandoned = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    waiting = manager.submit(tiny_vae(), images, cfg())
+    clock.now += 61  # nobody polled either run for a minute
+    assert sorted(manager.sweep()) == sorted([abandoned, waiting])
+    for run_id in (abandoned, waiting):
+        with pytest.raises(UnknownRun):
+            manager.view(run_id)
+    watched = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    wait_for(manager, watched, lambda v: v.status is Status.RUNNING)  # the slot came back
+    for _ in range(3):  # three minutes, but polled every 40 s
+        clock.now += 40
+        manager.view(watched)
+        assert manager.sweep() == []
+    manager.release(watched)
+
+
+def test_the_sweeper_runs_by_itself(images):
+    manager = RunManager(max_runs=1, cores=1, idle_timeout=0.5)
+    run_id = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    deadline = time.monotonic() + 10
+    with pytest.raises(UnknownRun):
+        while time.monotonic() < deadline:
+            time.sleep(1.0)  # never polls often enough
+            manager.view(run_id)
+
+
+def test_release_forgets_the_run_and_starts_the_next(images):
+    manager = RunManager(max_runs=1, cores=1)
+    first = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    second = manager.submit(tiny_vae(), images, cfg())
+    assert manager.view(second).queue_position == 1
+    manager.release(first)
+    manager.release(first)  # twice is harmless
+    with pytest.raises(UnknownRun):
+        manager.view(first)
+    assert wait_for(manager, second, ended).status is Status.FINISHED
+
+
+def test_model_is_refused_while_training(images):
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
+    with pytest.raises(RuntimeError, match="still"):
+        manager.model(run_id)
+    manager.release(run_id)
+
+
+def test_snapshots_are_scored_for_conditional_models_only(images):
+    torch.manual_seed(0)
+    from aigc.models import Classifier, ClassifierConfig
+
+    scorer = agreement_scorer(Classifier(ClassifierConfig()).eval())
+    manager = RunManager(max_runs=2, cores=1)
+    cond = manager.submit(tiny_vae(num_classes=10), images, cfg(steps=10), scorer=scorer)
+    plain = manager.submit(tiny_vae(), images, cfg(steps=10), scorer=scorer)
+    scores = [s.score for s in wait_for(manager, cond, ended).snapshots]
+    assert scores and all(0.0 <= s <= 1.0 for s in scores)
+    assert all(s.score is None for s in wait_for(manager, plain, ended).snapshots)
+
+
+def test_a_broken_scorer_leaves_the_run_going(images):
+    def broken(samples, labels):
+        raise RuntimeError("classifier file damaged")
+
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(tiny_vae(num_classes=10), images, cfg(steps=10), scorer=broken)
+    view = wait_for(manager, run_id, ended)
+    assert view.status is Status.FINISHED
+    assert [s.score for s in view.snapshots] == [None, None]
+
+
+def test_concurrent_submissions_keep_the_cap():
+    images = data.load_shipped("mnist")
+    small = data.ImageSet("mnist", images.images[:64], images.labels[:64])
+    manager = RunManager(max_runs=2, cores=2)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def submit():
+        run_id = manager.submit(slow(tiny_vae(), 0.002), small, cfg(steps=10))
+        with lock:
+            ids.append(run_id)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    most = 0
+    while not all(manager.view(i).ended for i in ids):
+        live = [manager.view(i).status for i in ids]
+        most = max(most, sum(s in (Status.RUNNING, Status.PAUSED) for s in live))
+        time.sleep(0.005)
+    assert most <= 2
+    assert all(manager.view(i).status is Status.FINISHED for i in ids)
+
+
+def test_thin_keeps_the_start_and_a_dense_recent_past():
+    items = list(range(MAX_SNAPSHOTS))
+    for i in range(MAX_SNAPSHOTS, 1000):
+        items = thin([*items, i], MAX_SNAPSHOTS)
+        assert len(items) <= MAX_SNAPSHOTS
+    assert items[0] == 0 and items[-1] == 999
+    assert items[-20:] == list(range(980, 1000))
+
+
+def test_eta_takes_the_first_budget_to_run_out():
+    assert eta_seconds(TrainConfig(seconds=10), step=5, elapsed=4.0) == 6.0
+    assert eta_seconds(TrainConfig(steps=100), step=50, elapsed=5.0) == 5.0
+    assert eta_seconds(TrainConfig(steps=100, seconds=3), step=50, elapsed=2.0) == 1.0
+    assert eta_seconds(TrainConfig(steps=100), step=0, elapsed=0.0) is None
+
+
+def test_cap_and_cores_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AIGC_MAX_RUNS", "3")
+    monkeypatch.setenv("AIGC_TRAIN_CORES", "1")
+    manager = RunManager()
+    assert (manager.max_runs, manager.cores) == (3, 1)
+    monkeypatch.setenv("AIGC_MAX_RUNS", "none")
+    with pytest.raises(ValueError, match="AIGC_MAX_RUNS"):
+        RunManager()
+    monkeypatch.delenv("AIGC_MAX_RUNS")
+    monkeypatch.delenv("AIGC_TRAIN_CORES")
+    assert RunManager().max_runs == RunManager().cores == (os.cpu_count() or 1)
+
+
+def test_new_model_is_seeded_and_leaves_the_global_stream_alone(images):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = new_model("gan", images, conditional=True, seed=7)
+    assert torch.equal(torch.rand(3), expected)
+    b = new_model("gan", images, conditional=True, seed=7)
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key])
+    vae = new_model("vae", images, conditional=False, seed=7)
+    assert vae.config.num_classes == 0
