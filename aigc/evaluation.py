@@ -13,6 +13,7 @@ from aigc.models import GAN, VAE, Classifier
 from aigc.weights import load_shipped
 
 
+@torch.no_grad()
 def evaluate(
     model: nn.Module, classifier: Classifier | None = None, seed: int = 0
 ) -> dict[str, float]:
