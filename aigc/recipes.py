@@ -1,5 +1,5 @@
 """The live training recipes: model and optimiser settings chosen, by measurement on a 2-core
-CPU, for how fast samples become recognisable (see README, "How fast it learns").
+CPU, for how fast samples become recognisable (see README, "Why it learns in seconds").
 
 GAN: small nets (G 32 / D 16 channels) take ~2x the images per second of 64/32 ones and reached
 the same agreement sooner; DiffAugment-style shifts of real and fake images were the change
