@@ -86,20 +86,24 @@ def _pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarra
 
 @torch.no_grad()
 def principal_directions(
-    model: nn.Module, k: int = 6, n: int = 2000, seed: int = 0, data: torch.Tensor | None = None
+    model: nn.Module,
+    k: int = 6,
+    n: int = 2000,
+    seed: int = 0,
+    data: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> Directions:
     """The k directions along which the model's images vary most.
 
     GAN: GANSpace's recipe for generators without a style space (Härkönen et al., 2020): PCA of
     the first hidden layer's activations over random latents, each component carried back to
-    the latent space by least squares. VAE: PCA of the posterior means of `data`, i.e. the axes
-    the encoder actually spreads the dataset along.
+    the latent space by least squares. VAE: PCA of the posterior means of `data` (encoded with
+    `labels` when the VAE is conditional), i.e. the axes the encoder spreads the dataset along.
     """
     if isinstance(model, VAE):
         if data is None:
             raise ValueError("VAE directions need data to encode")
-        mu, _ = model.eval().encode(data, None)
-        _, comps, ratio = _pca(mu, k)
+        _, comps, ratio = _pca(encode_images(model, data, labels), k)
         return Directions(comps, ratio)
     if not isinstance(model, GAN):
         raise TypeError(f"no latent space in a {type(model).__name__}")

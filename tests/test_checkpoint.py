@@ -37,7 +37,10 @@ def test_round_trip_rebuilds_from_config(tmp_path, vae_bytes):
     path = save_model(gan, tmp_path / "g.safetensors", {"steps": 3})
     loaded, prov = load_model(path)
     assert isinstance(loaded, GAN) and loaded.config == gan.config and prov == {"steps": 3}
-    assert all(torch.equal(a, b) for a, b in zip(gan.state_dict().values(), loaded.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(gan.state_dict().values(), loaded.state_dict().values(), strict=True)
+    )
     assert not loaded.training
     assert [p.name for p in tmp_path.iterdir()] == ["g.safetensors"]  # no temp file left
 
@@ -71,18 +74,48 @@ def test_a_torch_save_file_is_refused(tmp_path):
     ("name", "change", "message"),
     [
         ("wrong shape", lambda t, m: t.update({"mu.bias": torch.zeros(5)}), "shape"),
-        ("wrong dtype", lambda t, m: t.update({"mu.bias": torch.zeros(4, dtype=torch.float16)}), "dtype"),
+        (
+            "wrong dtype",
+            lambda t, m: t.update({"mu.bias": torch.zeros(4, dtype=torch.float16)}),
+            "dtype",
+        ),
         ("missing key", lambda t, m: t.pop("mu.bias"), "missing tensors: mu.bias"),
         ("extra key", lambda t, m: t.update({"evil": torch.zeros(1)}), "unexpected tensors: evil"),
         ("NaN", lambda t, m: t.update({"mu.bias": torch.full((4,), float("nan"))}), "NaN or Inf"),
-        ("Inf", lambda t, m: t.update({"mu.weight": torch.full_like(t["mu.weight"], float("inf"))}), "NaN or Inf"),
+        (
+            "Inf",
+            lambda t, m: t.update({"mu.weight": torch.full_like(t["mu.weight"], float("inf"))}),
+            "NaN or Inf",
+        ),
         ("unknown kind", lambda t, m: m.update({"kind": "os.system"}), "unknown model kind"),
         ("no format", lambda t, m: m.pop("format"), "not an aigc weights file"),
         ("bad config", lambda t, m: m.update({"config": "{not json"}), "not valid JSON"),
-        ("unknown field", lambda t, m: m.update({"config": json.dumps({"__class__": 1})}), "unknown fields"),
-        ("absurd size", lambda t, m: m.update({"config": json.dumps({"hidden": 10**12})}), "out of range"),
-        ("wrong type", lambda t, m: m.update({"config": json.dumps({"z_dim": "4"})}), "should be int"),
-        ("too big a model", lambda t, m: m.update({"config": json.dumps({"hidden": 4096, "z_dim": 4096, "arch": "conv", "width": 4096})}), "parameters; the limit"),
+        (
+            "unknown field",
+            lambda t, m: m.update({"config": json.dumps({"__class__": 1})}),
+            "unknown fields",
+        ),
+        (
+            "absurd size",
+            lambda t, m: m.update({"config": json.dumps({"hidden": 10**12})}),
+            "out of range",
+        ),
+        (
+            "wrong type",
+            lambda t, m: m.update({"config": json.dumps({"z_dim": "4"})}),
+            "should be int",
+        ),
+        (
+            "too big a model",
+            lambda t, m: m.update(
+                {
+                    "config": json.dumps(
+                        {"hidden": 4096, "z_dim": 4096, "arch": "conv", "width": 4096}
+                    )
+                }
+            ),
+            "parameters; the limit",
+        ),
         ("bad arch", lambda t, m: m.update({"config": json.dumps({"arch": "rce"})}), "buildable"),
     ],
 )

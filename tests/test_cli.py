@@ -23,30 +23,119 @@ def weights(tmp_path_factory):
 
 def test_sample_npy_is_uint8_images_like_the_dataset(weights, tmp_path):
     out = tmp_path / "s.npy"
-    assert main(["sample", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--label", "7", "--n", "12", "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                "gan",
+                "--weights",
+                str(weights / "gan.safetensors"),
+                "--label",
+                "7",
+                "--n",
+                "12",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     a = np.load(out, allow_pickle=False)
     assert a.shape == (12, 28, 28) and a.dtype == np.uint8
     again = tmp_path / "t.npy"
-    main(["sample", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--label", "7", "--n", "12", "--seed", "3", "--out", str(again)])
+    main(
+        [
+            "sample",
+            "--model",
+            "gan",
+            "--weights",
+            str(weights / "gan.safetensors"),
+            "--label",
+            "7",
+            "--n",
+            "12",
+            "--seed",
+            "3",
+            "--out",
+            str(again),
+        ]
+    )
     assert np.array_equal(a, np.load(again))
 
 
 def test_sample_png_grid(weights, tmp_path):
     out = tmp_path / "s.png"
-    assert main(["sample", "--model", "vae", "--weights", str(weights / "vae.safetensors"), "--n", "16", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                "vae",
+                "--weights",
+                str(weights / "vae.safetensors"),
+                "--n",
+                "16",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     img = Image.open(out)
     assert img.format == "PNG" and img.size == (4 * (4 * 30 + 2),) * 2
 
 
 def test_interpolate_gif_through_three_seeds(weights, tmp_path):
     out = tmp_path / "i.gif"
-    assert main(["interpolate", "--model", "gan", "--weights", str(weights / "gan.safetensors"), "--seeds", "1", "2", "3", "--steps", "4", "--slerp", "--label", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "interpolate",
+                "--model",
+                "gan",
+                "--weights",
+                str(weights / "gan.safetensors"),
+                "--seeds",
+                "1",
+                "2",
+                "3",
+                "--steps",
+                "4",
+                "--slerp",
+                "--label",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert Image.open(io.BytesIO(out.read_bytes())).n_frames >= 7
 
 
 def test_train_saves_a_loadable_file_with_provenance(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
-    assert main(["train", "--model", "vae", "--dataset", "mnist", "--steps", "3", "--seed", "5", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "vae",
+                "--dataset",
+                "mnist",
+                "--steps",
+                "3",
+                "--seed",
+                "5",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "step" in printed and "saved" in printed
     model, prov = load_model(out)
@@ -59,7 +148,18 @@ def test_a_hostile_weights_file_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04\x95" + b"x" * 100)
     proc = subprocess.run(
-        [sys.executable, "-m", "aigc", "sample", "--model", "gan", "--weights", str(bad), "--out", str(tmp_path / "x.png")],
+        [
+            sys.executable,
+            "-m",
+            "aigc",
+            "sample",
+            "--model",
+            "gan",
+            "--weights",
+            str(bad),
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
         capture_output=True,
         text=True,
     )
@@ -69,4 +169,17 @@ def test_a_hostile_weights_file_exits_2_with_one_line(tmp_path):
 
 
 def test_wrong_kind_of_weights_is_refused(weights, tmp_path):
-    assert main(["sample", "--model", "gan", "--weights", str(weights / "vae.safetensors"), "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                "gan",
+                "--weights",
+                str(weights / "vae.safetensors"),
+                "--out",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 2
+    )

@@ -42,7 +42,9 @@ def test_vae_speaks_its_math(arch, k):
     assert mu.shape == logvar.shape == (3, 4)
     g = torch.Generator().manual_seed(0)
     z = vae.reparameterize(mu, logvar, generator=g)
-    assert torch.equal(z, vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        z, vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+    )
     out = vae.decode(z, labels)
     assert out.shape == (3, 1, 28, 28) and out.min() >= 0 and out.max() <= 1
     recon, kl = vae_loss(vae.decode_logits(z, labels), x, mu, logvar)

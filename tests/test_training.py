@@ -36,7 +36,9 @@ def test_two_step_dry_run_of_every_trainer(name, small_mnist):
 def test_same_seed_same_first_steps(small_mnist):
     def losses(seed):
         torch.manual_seed(0)
-        run = TrainingRun(GAN(GANConfig()), small_mnist, TrainConfig(steps=4, snapshot_every=1, seed=seed))
+        run = TrainingRun(
+            GAN(GANConfig()), small_mnist, TrainConfig(steps=4, snapshot_every=1, seed=seed)
+        )
         return [e.losses for e in run]
 
     assert losses(3) == losses(3)
@@ -52,7 +54,9 @@ def test_conditional_gan_snapshot_rows_are_classes(small_mnist):
 
 def test_nan_in_data_stops_with_reason_and_keeps_last_good_weights(small_mnist):
     torch.manual_seed(0)
-    run = TrainingRun(VAE(VAEConfig()), small_mnist, TrainConfig(steps=50, snapshot_every=2, batch_size=32))
+    run = TrainingRun(
+        VAE(VAEConfig()), small_mnist, TrainConfig(steps=50, snapshot_every=2, batch_size=32)
+    )
     it = iter(run)
     first = next(it)  # step 2: a good snapshot
     good = {k: v.clone() for k, v in run.model.state_dict().items()}
@@ -67,7 +71,9 @@ def test_nan_in_data_stops_with_reason_and_keeps_last_good_weights(small_mnist):
 
 def test_absurd_learning_rate_diverges_cleanly(small_mnist):
     torch.manual_seed(0)
-    run = TrainingRun(GAN(GANConfig()), small_mnist, TrainConfig(steps=200, lr=1e12, snapshot_every=1))
+    run = TrainingRun(
+        GAN(GANConfig()), small_mnist, TrainConfig(steps=200, lr=1e12, snapshot_every=1)
+    )
     last = list(run)[-1]
     assert last.reason.startswith(("diverged", "steps"))
     assert all(torch.isfinite(p).all() for p in run.model.parameters())

@@ -34,4 +34,6 @@ def test_shipped_model_clears_its_quality_floor(name):
     figures = evaluate(load_shipped(name))
     for key, (op, bound) in FLOORS[name].items():
         value = figures[key]
-        assert value >= bound if op == ">=" else value <= bound, f"{name}: {key}={value:.4g}, floor {op} {bound}"
+        assert value >= bound if op == ">=" else value <= bound, (
+            f"{name}: {key}={value:.4g}, floor {op} {bound}"
+        )

@@ -1,0 +1,194 @@
+"""Which models a page can show, and where they live.
+
+Shipped models load once per server (``st.cache_resource``), in eval mode with every parameter
+frozen, and are shared read-only by all sessions. Models a session trained or uploaded live in
+that session's ``st.session_state["custom_models"]`` and are seen by no one else.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import weakref
+from pathlib import Path
+
+import streamlit as st
+import torch
+from torch import nn
+
+from aigc.checkpoint import WeightsError, kind_of, load_model
+from aigc.data import load_shipped as load_dataset
+from aigc.models import Classifier
+from aigc.ui.i18n import tr
+from aigc.weights import SHIPPED, load_shipped, shipped_path
+
+UPLOAD_SUFFIX = ".safetensors"
+# Offered in the file picker only so that choosing one gets a clear refusal, not a silent one.
+REFUSED_SUFFIXES = ("pt", "pth", "pkl", "pickle", "ckpt", "bin")
+MAX_SESSION_MODELS = 8  # each is a few MB of this session's memory
+
+TEXT = {
+    "shipped": {"en": "{kind} · {dataset} (shipped)", "zh": "{kind} · {dataset}(内置)"},
+    "your_weights": {"en": "Your own weights", "zh": "你自己的权重"},
+    "upload": {"en": "Upload a .safetensors file", "zh": "上传 .safetensors 文件"},
+    "upload_help": {
+        "en": "Weights saved by `python -m aigc train`. Only safetensors files are opened; they "
+        "hold numbers, not code. The model stays in this browser session only.",
+        "zh": "由 `python -m aigc train` 保存的权重。只打开 safetensors 文件(只含数字,不含代码)。"
+        "模型只保留在本次浏览器会话中。",
+    },
+    "loaded": {
+        "en": "Loaded **{label}**: pick it in the model list.",
+        "zh": "已加载 **{label}**:可在模型列表中选择。",
+    },
+    "failed": {"en": "Could not load these weights:", "zh": "无法加载这些权重:"},
+    "loading": {"en": "Loading the model…", "zh": "正在加载模型…"},
+    "full": {
+        "en": "this session already holds {n} models of its own; reload the page to start over",
+        "zh": "本会话已有 {n} 个自己的模型;刷新页面即可重新开始",
+    },
+}
+
+_KIND_NAMES = {"gan": "GAN", "vae": "VAE", "classifier": "Classifier"}
+DATASET_NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+
+
+def _shipped_kind(name: str) -> tuple[str, str]:
+    """("gan", "mnist") for "gan_mnist"; the 2-D VAEs ("vae2d_...") are VAEs too."""
+    prefix, dataset = name.split("_", 1)
+    return ("vae" if prefix == "vae2d" else prefix), dataset
+
+
+@st.cache_resource(show_spinner=False, max_entries=len(SHIPPED))
+def shared_model(name: str) -> nn.Module:
+    """A shipped model, loaded once per server and frozen: shared by every session, so nothing
+    may train or move it (requires_grad is off on every parameter)."""
+    model = load_shipped(name)
+    model.eval().requires_grad_(False)
+    return model
+
+
+def session_models() -> dict[str, nn.Module]:
+    """Models this session trained or uploaded: its own copies, in eval mode."""
+    return st.session_state.setdefault("custom_models", {})
+
+
+def available_models(kind: str, dataset: str) -> list[str]:
+    """Labels of the shipped models on disk, then this session's, of that kind and dataset."""
+    shipped = [
+        name
+        for name in SHIPPED
+        if _shipped_kind(name) == (kind, dataset) and shipped_path(name).is_file()
+    ]
+    own = [
+        label
+        for label, model in session_models().items()
+        if kind_of(model) == kind and model.config.dataset == dataset
+    ]
+    return shipped + own
+
+
+def get_model(label: str) -> nn.Module:
+    """The model behind a label from `available_models`."""
+    own = session_models()
+    if label in own:
+        return own[label]
+    if label in SHIPPED:
+        return shared_model(label)
+    raise KeyError(label)
+
+
+def model_title(label: str) -> str:
+    """What the model list shows: shipped names spelled out, session labels as they are."""
+    if label not in SHIPPED:
+        return label
+    kind, dataset = _shipped_kind(label)
+    kind_name = "2-D VAE" if label.startswith("vae2d") else _KIND_NAMES[kind]
+    return tr(TEXT, "shipped", kind=kind_name, dataset=DATASET_NAMES[dataset])
+
+
+_session_keys: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+
+
+def model_key(label: str, model: nn.Module) -> str:
+    """A cache key naming this exact model across sessions: the shipped name, or a random
+    token per session model (two sessions may both have a "my GAN (mnist, 14:02)")."""
+    if label in SHIPPED and model is shared_model(label):
+        return label
+    if model not in _session_keys:
+        _session_keys[model] = f"session-{uuid.uuid4().hex}"
+    return _session_keys[model]
+
+
+def classifier(dataset: str) -> Classifier | None:
+    """The dataset's shipped scoring classifier, or None while its weights are missing."""
+    name = f"classifier_{dataset}"
+    return shared_model(name) if shipped_path(name).is_file() else None
+
+
+@st.cache_resource(show_spinner=False)
+def heldout(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shipped test split as (x (N, 1, 28, 28) in [0, 1], y (N,)): images no model was
+    trained on, shared read-only."""
+    return load_dataset(dataset, "test").tensors()
+
+
+def load_upload(data: bytes, filename: str) -> nn.Module:
+    """A user's weights file -> a model of their own, in eval mode.
+
+    Only safetensors is opened: .pt/.pkl files are Python pickles, which can run code when
+    loaded, so they are refused by name before a byte is read. Raises WeightsError with one
+    line for the user.
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix != UPLOAD_SUFFIX:
+        raise WeightsError(
+            f"{filename}: only .safetensors weights are opened here; a {suffix or 'suffix-less'} "
+            "file may be a Python pickle, which can run code when loaded, so it was not opened"
+        )
+    model, _ = load_model(data, filename)
+    if kind_of(model) == "classifier":
+        raise WeightsError(f"{filename}: a classifier has no latent space to explore")
+    return model.eval().requires_grad_(False)
+
+
+def _upload_label(filename: str, model: nn.Module) -> str:
+    own = session_models()
+    base = f"⬆ {Path(filename).stem} ({model.config.dataset}, {time.strftime('%H:%M')})"
+    label, n = base, 2
+    while label in own or label in SHIPPED:
+        label, n = f"{base} #{n}", n + 1
+    return label
+
+
+def upload_ui() -> None:
+    """Sidebar: upload a weights file into this session's models; errors shown, never raised."""
+    with st.sidebar.expander(tr(TEXT, "your_weights")):
+        upload = st.file_uploader(
+            tr(TEXT, "upload"),
+            type=[UPLOAD_SUFFIX[1:], *REFUSED_SUFFIXES],
+            key="weights_upload",
+            help=tr(TEXT, "upload_help"),
+        )
+        if upload is None:
+            return
+        # The uploader hands back the same file on every rerun: load it once per file.
+        results = st.session_state.setdefault("_uploads", {})
+        if upload.file_id not in results:
+            try:
+                model = load_upload(upload.getvalue(), upload.name)
+            except WeightsError as e:
+                results[upload.file_id] = ("error", str(e))
+            else:
+                own = session_models()
+                if len(own) >= MAX_SESSION_MODELS:
+                    results[upload.file_id] = ("error", tr(TEXT, "full", n=MAX_SESSION_MODELS))
+                else:
+                    label = _upload_label(upload.name, model)
+                    own[label] = model
+                    results[upload.file_id] = ("ok", label)
+        status, text = results[upload.file_id]
+        if status == "ok":
+            st.success(tr(TEXT, "loaded", label=text))
+        else:
+            st.error(f"{tr(TEXT, 'failed')} {text}")
