@@ -9,11 +9,14 @@ one line saying what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import glob
 import json
 import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,11 @@ from aigc.data import DATASETS
 from aigc.models import KINDS
 
 FORMAT = "aigc-weights/1"
-MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest shipped file is < 2 MB
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest shipped file (a conv VAE) is 10.4 MB
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_PARAMETERS = 16_000_000
 MAX_CONFIG_INT = 4096
+STALE_TEMP_S = 3600  # a temp file this old was left by a save that was killed mid-write
 
 
 class WeightsError(ValueError):
@@ -44,6 +48,7 @@ def save_model(
     path = Path(path)
     data = to_bytes(model, provenance)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,6 +61,16 @@ def save_model(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files of earlier saves to `path` that were killed before their rename
+    (SIGKILL, power loss); recent ones may belong to a save still in progress, so they stay."""
+    cutoff = time.time() - STALE_TEMP_S
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 def to_bytes(model: nn.Module, provenance: dict[str, Any] | None = None) -> bytes:
