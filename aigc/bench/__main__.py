@@ -1,0 +1,69 @@
+"""`python -m aigc.bench [--quick | --smoke] [--only NAME ...] [--out DIR]`.
+
+Runs the measures in order, prints the table, writes bench.json and bench.md into --out.
+The default is the full run (< 20 minutes on 2 cores); --quick (< 3 minutes) trims repeats,
+budgets and the browser and load parts; --smoke runs every part on budgets of a second or
+two, to check the machinery: its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from aigc.bench.report import Mode, Report, Section, table, write
+from aigc.bench.timing import cpu_seconds, others_share
+
+# --only NAME -> the module that measures it, in the order they run
+MEASURES = {
+    "time-to-recognisable": "aigc.bench.training_speed",
+    "references": "aigc.bench.versus",
+    "throughput": "aigc.bench.throughput",
+    "interaction": "aigc.bench.interaction",
+    "load": "aigc.bench.load",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m aigc.bench", description=__doc__.split("\n\n")[1])
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="under 3 minutes")
+    speed.add_argument("--smoke", action="store_true", help="seconds; checks the machinery only")
+    p.add_argument("--only", nargs="+", choices=list(MEASURES), metavar="NAME",
+                   help=f"run only these measures: {', '.join(MEASURES)}")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("bench-out"), help="default: bench-out/")
+    return p
+
+
+def run_measure(name: str, mode: Mode) -> Section:
+    """Import a measure only when it runs: the interaction and load ones pull in streamlit."""
+    start = cpu_seconds()
+    section = importlib.import_module(MEASURES[name]).run(mode)
+    end = cpu_seconds()
+    section.seconds, section.others_cpu = end[0] - start[0], others_share(start, end)
+    return section
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    mode: Mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    report = Report(mode, argv)
+    t0 = time.perf_counter()
+    for name in args.only or MEASURES:
+        print(f"[{time.perf_counter() - t0:6.0f} s] {name} ...", flush=True)
+        report.sections.append(run_measure(name, mode))
+    print(f"[{time.perf_counter() - t0:6.0f} s] done\n")
+    report.machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(table(report))
+    json_path, md_path = write(report, args.out)
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

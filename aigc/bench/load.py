@@ -1,0 +1,257 @@
+"""Measure 5 ("load", full mode): many sessions moving sliders while live runs train.
+
+30 AppTest sessions of the app, each in its own thread, move sliders at once while two live
+trainings (a GAN and a VAE, one thread each, as the page's run manager shares 2 cores between
+2 runs) run in threads. Then, separately so that tracing does not slow the timed reruns, the
+same sessions run under ``tracemalloc`` to see whether the Python heap returns to where it was
+once they close. Peak RSS is sampled from /proc while the sessions run.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from aigc.bench.interaction import APP, PageNotReady, mover, open_page
+from aigc.bench.live import live_run
+from aigc.bench.report import Figure, Mode, Section, Target
+from aigc.bench.timing import percentile
+from aigc.data import load_shipped
+
+NAME = "load"
+
+
+@dataclass(frozen=True)
+class Settings:
+    sessions: int
+    moves: int  # timed moves per session
+    heap_moves: int  # moves per session in the traced pass
+
+
+SETTINGS: dict[Mode, Settings] = {
+    "smoke": Settings(2, 2, 1),
+    "quick": Settings(0, 0, 0),  # full mode only: it takes minutes
+    "full": Settings(30, 6, 2),
+}
+
+
+class RssPeak:
+    """Peak resident set size of this process, sampled every 50 ms in a thread."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __enter__(self) -> RssPeak:
+        self.peak_mb = rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def live_trainings(seconds: float) -> Iterator[list[str]]:
+    """Two live runs training in threads for the duration; yields a list that collects any
+    error they raise, and stops them on the way out."""
+    images = load_shipped("mnist", "train")
+    runs = [live_run(kind, images, 0, seconds=seconds) for kind in ("gan", "vae")]
+    errors: list[str] = []
+
+    def train(run) -> None:
+        torch.set_num_threads(1)  # 2 runs on 2 cores: one each, as the run manager shares them
+        try:
+            for _ in run:
+                pass
+        except Exception as e:
+            errors.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=train, args=(r,), daemon=True) for r in runs]
+    for t in threads:
+        t.start()
+    try:
+        yield errors
+    finally:
+        for r in runs:
+            r.stop()
+        for t in threads:
+            t.join()
+
+
+@contextmanager
+def one_runtime() -> Iterator[None]:
+    """Give concurrent AppTest sessions the one Runtime and script cache a real server has.
+
+    Why: AppTest drives one session at a time. Each run installs a mock Runtime as the
+    process-wide singleton, clears it when done, and patches ``config.get_option`` meanwhile;
+    with sessions in threads, one session's end pulls the Runtime from under another's run
+    (``st.image`` then raises "Runtime hasn't been created!"), an error no server has. Each run
+    also compiles the script afresh, and CPython 3.11's compiler run from many threads at once
+    fails ("AST constructor recursion depth mismatch"); a server compiles it once. Here
+    ``Runtime.instance`` / ``exists`` fall back to one pinned mock and every run shares one
+    script cache while the load runs; both, and ``config.get_option``, are put back after.
+    """
+    from unittest.mock import MagicMock
+
+    from streamlit import config
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.caching.storage.dummy_cache_storage import (
+        MemoryCacheStorageManager,
+    )
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test
+
+    pinned = MagicMock(spec=Runtime)
+    pinned.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
+    pinned.cache_storage_manager = MemoryCacheStorageManager()
+    script_cache = ScriptCache()
+    saved = Runtime.__dict__["instance"], Runtime.__dict__["exists"], config.get_option
+    Runtime.instance = classmethod(lambda cls: cls._instance or pinned)
+    Runtime.exists = classmethod(lambda cls: True)
+    app_test.ScriptCache = lambda: script_cache
+    try:
+        yield
+    finally:
+        Runtime.instance, Runtime.exists, config.get_option = saved
+        app_test.ScriptCache = ScriptCache
+
+
+def sessions(app: Path, n: int, moves: int) -> tuple[list[float], list[str]]:
+    """`n` sessions in threads, each loading `app` then moving sliders `moves` times, all
+    starting their moves together; returns (rerun ms of every move, failures)."""
+    times: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(n)
+
+    def session() -> None:
+        try:
+            at, _ = open_page(app)
+        except PageNotReady as e:
+            with lock:
+                failures.append(str(e))
+            start.abort()
+            return
+        try:
+            start.wait()
+            move = mover(at, app)
+            for i in range(moves):
+                ms = move(i)
+                with lock:
+                    times.append(ms)
+        except threading.BrokenBarrierError:
+            return
+        except Exception as e:  # a failed rerun: the figure counts it, the bench goes on
+            with lock:
+                failures.append(f"{type(e).__name__}: {e}".splitlines()[0])
+
+    threads = [threading.Thread(target=session, daemon=True) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, failures
+
+
+@dataclass
+class Heap:
+    """Python heap traced by tracemalloc over one round of sessions, in MB."""
+
+    before: float  # after one warm-up session: the server's caches are in
+    peak: float  # while the sessions were open
+    after: float  # once they closed and the garbage was collected
+    failures: list[str]
+
+    @property
+    def retained(self) -> float:
+        """Share of what the sessions took at their peak that is still held after they close."""
+        return (self.after - self.before) / max(self.peak - self.before, 1e-9)
+
+
+def heap_over_sessions(app: Path, n: int, moves: int) -> Heap:
+    """Trace the heap from before a warm-up session (so the caches it fills count in the
+    baseline) through `n` sessions of `moves` moves each, until they are gone."""
+    mb = 2**20
+    tracemalloc.start()
+    try:
+        sessions(app, 1, moves)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        _, failures = sessions(app, n, moves)
+        peak = tracemalloc.get_traced_memory()[1]
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return Heap(before / mb, peak / mb, after / mb, failures)
+
+
+def run(mode: Mode) -> Section:
+    s = SETTINGS[mode]
+    section = Section(NAME, "Load")
+    if not s.sessions:
+        section.notes.append("Not run in this mode (full mode only).")
+        return section
+    try:
+        open_page(APP)  # loads the shipped models into the server-wide cache
+    except PageNotReady as e:
+        section.figures.append(Figure("rerun under load", "ms", [], note=f"page not ready: {e}"))
+        return section
+    with one_runtime(), live_trainings(seconds=3600) as training_errors, RssPeak() as rss:
+        times, failures = sessions(APP, s.sessions, s.moves)
+        heap = heap_over_sessions(APP, s.sessions, s.heap_moves)
+    failures += heap.failures + [f"training: {e}" for e in training_errors]
+    section.figures += [
+        Figure(
+            f"{s.sessions} sessions + 2 trainings: rerun p95",
+            "ms",
+            [percentile(times, 95)] if times else [],
+            Target("<=", 150.0),
+        ),
+        Figure(f"{s.sessions} sessions + 2 trainings: rerun", "ms", times),
+        Figure("failed reruns", "count", [float(len(failures))], Target("<=", 0.0)),
+        Figure("peak RSS during the sessions", "MB", [rss.peak_mb]),
+        Figure("traced heap before the sessions", "MB", [heap.before]),
+        Figure("traced heap at the sessions' peak", "MB", [heap.peak]),
+        Figure("traced heap after they closed", "MB", [heap.after]),
+        Figure("traced heap after / before", "x", [heap.after / heap.before]),
+        Figure(
+            "share of the sessions' heap still held after close",
+            "x",
+            [heap.retained],
+            Target("<=", 0.10),
+        ),
+    ]
+    section.notes += [f"- failure: {f}" for f in failures[:5]]
+    section.notes.append(
+        f"Each session: AppTest of the app, {s.moves} slider moves (timed pass), "
+        f"{s.heap_moves} (traced pass); the two trainings run throughout. tracemalloc "
+        "starts just before the traced pass (tracing would slow the timed one), so 'before' is "
+        "what the server came to hold from then on, not the whole process; the target is read "
+        "as: of what the sessions took, at most 10% is still held once they close."
+    )
+    return section
