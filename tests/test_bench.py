@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from aigc.bench import __main__ as cli
-from aigc.bench import interaction, references, throughput
+from aigc.bench import references, throughput
 from aigc.bench.report import NOT_REACHED, Figure, Report, Section, Target, table, write
 from aigc.bench.timing import interleaved
 from aigc.evaluation import evaluate
 from aigc.latent import generate, sample_latents
 from aigc.metrics import vae_heldout_nats
 from aigc.models import Classifier, ClassifierConfig
+from aigc.ui.bench import interaction
 
 
 def fake_section() -> Section:

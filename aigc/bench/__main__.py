@@ -23,8 +23,8 @@ MEASURES = {
     "time-to-recognisable": "aigc.bench.training_speed",
     "references": "aigc.bench.versus",
     "throughput": "aigc.bench.throughput",
-    "interaction": "aigc.bench.interaction",
-    "load": "aigc.bench.load",
+    "interaction": "aigc.ui.bench.interaction",
+    "load": "aigc.ui.bench.load",
 }
 
 

@@ -30,7 +30,7 @@ from aigc.training import to_uint8
 from aigc.weights import SHIPPED, load_shipped, shipped_path
 
 NAME = "interaction"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "streamlit_app.py"
 STATIC_APP = ROOT / "scripts" / "static_slider_app.py"
 IMAGE_SCALE = 12  # the Explore page shows 28 px at 336 px

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from aigc.bench.interaction import APP, PageNotReady, mover, open_page
 from aigc.bench.live import live_run
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import percentile
 from aigc.data import load_shipped
+from aigc.ui.bench.interaction import APP, PageNotReady, mover, open_page
 
 NAME = "load"
 
