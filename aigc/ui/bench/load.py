@@ -126,7 +126,7 @@ def one_runtime() -> Iterator[None]:
     from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
-    from streamlit.testing.v1 import app_test
+    from streamlit.testing.v1 import app_test, local_script_runner
 
     pinned = MagicMock(spec=Runtime)
     pinned.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
@@ -137,12 +137,12 @@ def one_runtime() -> Iterator[None]:
     Runtime.instance = classmethod(lambda cls: cls._instance or pinned)
     Runtime.exists = classmethod(lambda cls: True)
     config.get_option = lambda key: True if key == "global.appTest" else get_option(key)
-    app_test.ScriptCache = lambda: script_cache
+    app_test.ScriptCache = local_script_runner.ScriptCache = lambda: script_cache
     try:
         yield
     finally:
         Runtime.instance, Runtime.exists, config.get_option = saved
-        app_test.ScriptCache = ScriptCache
+        app_test.ScriptCache = local_script_runner.ScriptCache = ScriptCache
 
 
 @dataclass
