@@ -42,9 +42,11 @@ def upscale(image: np.ndarray, scale: int) -> Image.Image:
 
 
 def png_bytes(image: np.ndarray | Image.Image, scale: int = 1) -> bytes:
+    """PNG at zlib level 1: half the encoding time of the default level 6 for an upscaled
+    64-image grid (~4 vs ~8 ms), for files ~25% larger (~25 vs ~20 kB), on every slider move."""
     pil = upscale(image, scale) if isinstance(image, np.ndarray) else image
     buf = io.BytesIO()
-    pil.save(buf, format="PNG")
+    pil.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

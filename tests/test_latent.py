@@ -7,6 +7,7 @@ from PIL import Image
 
 from aigc.imaging import ImageInputError, gif_bytes, grid, open_upload, prepare_digit
 from aigc.latent import (
+    _pca,
     class_vectors,
     generate,
     latent_for_seed,
@@ -130,3 +131,16 @@ def test_upload_refuses_non_images_and_spoofed_formats():
         open_upload(buf.getvalue(), "renamed.png")
     with pytest.raises(ImageInputError, match="damaged or truncated"):
         open_upload(_png(Image.effect_noise((64, 64), 50))[:200], "cut.png")
+
+
+def test_fast_pca_finds_the_axes_a_full_svd_finds():
+    """The page's sliders come from a randomized PCA: on data with a clear spectrum it must
+    return the same top axes and variance shares as an exact SVD."""
+    gen = torch.Generator().manual_seed(0)
+    basis, _ = torch.linalg.qr(torch.randn(300, 300, generator=gen))
+    scales = torch.logspace(1, -1, 300)
+    x = (torch.randn(800, 300, generator=gen) * scales) @ basis.T
+    centred, axes, ratio = _pca(x, 5)
+    _, s, vt = torch.linalg.svd(centred, full_matrices=False)
+    assert (axes @ vt[:5].T).diagonal().abs().min() > 0.999
+    assert np.allclose(ratio, (s[:5] ** 2 / (s**2).sum()).numpy(), rtol=1e-3)

@@ -345,3 +345,21 @@ def test_new_model_is_seeded_and_leaves_the_global_stream_alone(images):
         assert torch.equal(value, b.state_dict()[key])
     vae = new_model("vae", images, conditional=False, seed=7)
     assert vae.config.num_classes == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice is Linux's")
+def test_training_threads_yield_the_cpu_to_the_page(images):
+    """A training thread runs at a lower priority than the threads serving reruns, so slider
+    moves stay quick while live runs train."""
+    seen = []
+
+    def record_nice(*_):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    model = tiny_vae()
+    model.enc_fc.register_forward_hook(record_nice)
+    manager = RunManager(max_runs=1, cores=1)
+    run_id = manager.submit(model, images, cfg(steps=3))
+    wait_for(manager, run_id, ended)
+    assert seen and min(seen) >= 10
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10

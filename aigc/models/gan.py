@@ -72,8 +72,12 @@ class Discriminator(nn.Module):
         n_feat = 2 * w * 7 * 7
         self.realness = nn.Linear(n_feat, 1)
         if config.num_classes:
-            self.projection = nn.Embedding(config.num_classes, n_feat)
-            nn.init.normal_(self.projection.weight, std=0.01)
+            # Small uniform values (std 0.01) rather than Embedding's normal init: on the meta
+            # device, where checkpoint loading builds a model to check a file's shapes, any
+            # normal draw imports torch._dynamo, ~2 s of the page's first paint.
+            weight = torch.empty(config.num_classes, n_feat)
+            nn.init.uniform_(weight, -0.01 * 3**0.5, 0.01 * 3**0.5)
+            self.projection = nn.Embedding(config.num_classes, n_feat, _weight=weight)
             self.classifier = nn.Linear(n_feat, config.num_classes)
 
     def forward(

@@ -6,10 +6,9 @@ each latent dimension carries."""
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 from torch import nn
@@ -20,6 +19,9 @@ from aigc.models import Classifier
 from aigc.training import to_uint8
 from aigc.ui import models, state, widgets
 from aigc.ui.i18n import tr
+
+if TYPE_CHECKING:
+    import altair as alt
 
 PAGE = "latent-map"
 LIMIT = 4.0  # the map and the sliders cover [-4, 4]^2
@@ -155,6 +157,10 @@ def _chart(
 ) -> alt.LayerChart:
     """The held-out encodings coloured by class (legend in class order), with a point-selection
     parameter "pick" for clicks and a cross at the decoded point."""
+    # altair and pandas load here, not at import: ~1 s the Explore page's first paint need not wait
+    import altair as alt
+    import pandas as pd
+
     data = pd.DataFrame({"z1": encoded[:, 0], "z2": encoded[:, 1], "class": names})
     data["index"] = np.arange(len(data))
     pick = alt.selection_point(name="pick", on="click", nearest=True, fields=["index"])
@@ -274,6 +280,8 @@ def _kl_ui(label: str, model: nn.Module, dataset: str) -> None:
     st.subheader(tr(TEXT, "kl"))
     kl = _kl(model, models.model_key(label, model), dataset)
     width = len(str(len(kl) - 1))
+    import pandas as pd
+
     table = pd.DataFrame(
         {
             tr(TEXT, "dimension"): [f"z{j:0{width}d}" for j in range(len(kl))],
