@@ -5,7 +5,9 @@ GAN: small nets (G 32 / D 16 channels) take ~2x the images per second of 64/32 o
 the same agreement sooner; DiffAugment-style shifts of real and fake images were the change
 that stopped agreement from swinging (e.g. 0.95 -> 0.66 within 15 s without it, steady >= 0.9
 with it); the generator shown is an EMA of the trained one. VAE: the MLP body passes ~10x the
-images per second of the conv one, which wins a 10-second budget.
+images per second of the conv one, which wins a 10-second budget; with SiLU, batch 256 and
+Adam at 8e-3 it reached 106.7 held-out nats after 10 s (5 seeds, 106.4-106.9) where ReLU,
+batch 128 and 3e-3 reached 110.9, and batch 128 at 5e-3 107.3.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def live_model_config(kind: str, dataset: str, conditional: bool = True, **overr
     if kind == "gan":
         cfg = GANConfig(dataset=dataset, num_classes=10 if conditional else 0)
     elif kind == "vae":
-        cfg = VAEConfig(dataset=dataset, num_classes=10 if conditional else 0)
+        cfg = VAEConfig(dataset=dataset, num_classes=10 if conditional else 0, activation="silu")
     elif kind == "classifier":
         cfg = ClassifierConfig(dataset=dataset)
     else:
@@ -45,7 +47,7 @@ def live_model_config(kind: str, dataset: str, conditional: bool = True, **overr
 def live_train_config(kind: str, **overrides) -> TrainConfig:
     base = {
         "gan": TrainConfig(batch_size=64, lr=1e-3, augment=True, class_weight=2.0, ema=0.995),
-        "vae": TrainConfig(batch_size=128, lr=3e-3),
+        "vae": TrainConfig(batch_size=256, lr=8e-3),
         "classifier": TrainConfig(batch_size=64, lr=1e-3, augment=True),
     }[kind]
     return dataclasses.replace(base, **overrides)

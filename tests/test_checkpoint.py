@@ -117,6 +117,11 @@ def test_a_torch_save_file_is_refused(tmp_path):
             "parameters; the limit",
         ),
         ("bad arch", lambda t, m: m.update({"config": json.dumps({"arch": "rce"})}), "buildable"),
+        (
+            "bad activation",
+            lambda t, m: m.update({"config": json.dumps({"activation": "eval"})}),
+            "buildable",
+        ),
     ],
 )
 def test_broken_files_are_refused_with_one_line(vae_bytes, name, change, message):

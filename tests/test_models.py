@@ -34,8 +34,9 @@ def test_gan_blends_classes_with_weights():
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 @pytest.mark.parametrize("k", [0, 10])
-def test_vae_speaks_its_math(arch, k):
-    vae = build(VAE, VAEConfig(arch=arch, num_classes=k, z_dim=4))
+@pytest.mark.parametrize("activation", ["relu", "silu"])
+def test_vae_speaks_its_math(arch, k, activation):
+    vae = build(VAE, VAEConfig(arch=arch, num_classes=k, z_dim=4, activation=activation))
     x = torch.rand(3, 1, 28, 28)
     labels = torch.tensor([1, 2, 3]) if k else None
     mu, logvar = vae.encode(x, labels)
@@ -51,9 +52,11 @@ def test_vae_speaks_its_math(arch, k):
     assert recon > 0 and kl >= 0
 
 
-def test_vae_rejects_unknown_arch():
+def test_vae_rejects_unknown_arch_and_activation():
     with pytest.raises(ValueError, match="unknown VAE arch"):
         VAE(VAEConfig(arch="transformer"))
+    with pytest.raises(ValueError, match="unknown VAE activation"):
+        VAE(VAEConfig(activation="tanh"))
 
 
 def test_vae_kl_is_zero_at_the_prior():

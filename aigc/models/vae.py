@@ -16,6 +16,10 @@ from torch.nn import functional as F
 
 from aigc.models.gan import as_class_weights
 
+# SiLU (Elfwing et al., 2018) in place of ReLU took the live MLP VAE from 111 to 109 nats after
+# 10 s of training here, at the same images per second (python -m aigc.bench, "references").
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
+
 
 @dataclass
 class VAEConfig:
@@ -25,6 +29,7 @@ class VAEConfig:
     arch: str = "mlp"  # "mlp" or "conv"
     hidden: int = 400
     width: int = 32  # conv channels (arch="conv" only)
+    activation: str = "relu"  # of the fully connected layers: "relu" or "silu"
 
 
 class VAE(nn.Module):
@@ -32,6 +37,11 @@ class VAE(nn.Module):
         super().__init__()
         if config.arch not in ("mlp", "conv"):
             raise ValueError(f"unknown VAE arch {config.arch!r}: expected 'mlp' or 'conv'")
+        if config.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown VAE activation {config.activation!r}: expected 'relu' or 'silu'"
+            )
+        act = ACTIVATIONS[config.activation]
         self.config = config
         w, k, h = config.width, config.num_classes, config.hidden
         if config.arch == "conv":
@@ -54,10 +64,10 @@ class VAE(nn.Module):
             self.encoder = nn.Flatten()
             n_feat = 784
             self.decoder = nn.Unflatten(1, (1, 28, 28))
-        self.enc_fc = nn.Sequential(nn.Linear(n_feat + k, h), nn.ReLU())
+        self.enc_fc = nn.Sequential(nn.Linear(n_feat + k, h), act())
         self.mu = nn.Linear(h, config.z_dim)
         self.logvar = nn.Linear(h, config.z_dim)
-        self.dec_fc = nn.Sequential(nn.Linear(config.z_dim + k, h), nn.ReLU(), nn.Linear(h, n_feat))
+        self.dec_fc = nn.Sequential(nn.Linear(config.z_dim + k, h), act(), nn.Linear(h, n_feat))
 
     @property
     def latent_dim(self) -> int:

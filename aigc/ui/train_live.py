@@ -25,7 +25,7 @@ from aigc.weights import load_shipped
 
 REFRESH_S = 0.5
 SIDEBAR_REFRESH_S = 5.0  # well inside the manager's 60 s lease
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 8e-3, 3e-2)  # holds each recipe's own
 BATCH_SIZES = (32, 64, 128, 256)
 MAX_SECONDS = 300  # a slot is shared by the whole server: no run holds it for long
 MAX_STEPS = 20_000
