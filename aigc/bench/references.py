@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from aigc.models.vae import VAE, vae_loss
+
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Generator], None]
 
 
@@ -57,11 +59,7 @@ class ReferenceVAE(nn.Module):
         h = F.relu(self.fc1(x.flatten(1)))
         return self.fc21(h), self.fc22(h)
 
-    def reparameterize(
-        self, mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
-        return mu + eps * torch.exp(0.5 * logvar)
+    reparameterize = VAE.reparameterize  # the same trick, z = mu + sigma * eps
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.fc4(F.relu(self.fc3(z))).view(-1, 1, 28, 28)
@@ -77,10 +75,9 @@ def reference_vae_step(vae: ReferenceVAE) -> StepFn:
     def step(x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> None:
         mu, logvar = vae.encode(x)
         z = vae.reparameterize(mu, logvar, generator=g)
-        bce = F.binary_cross_entropy_with_logits(vae.decode_logits(z), x, reduction="sum")
-        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        recon, kl = vae_loss(vae.decode_logits(z), x, mu, logvar)  # per image ...
         opt.zero_grad(set_to_none=True)
-        (bce + kld).backward()
+        ((recon + kl) * x.shape[0]).backward()  # ... summed over the batch, as published
         opt.step()
 
     return step

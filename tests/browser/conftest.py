@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from aigc.bench.browser import CHROMIUM_ARGS
+
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("no Chromium at /usr/bin/chromium", allow_module_level=True)
@@ -102,14 +104,7 @@ def browser() -> Iterator:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,  # the same headless set-up the bench's browser figures use
         )
         sync_api.expect.set_options(timeout=TIMEOUT_MS)
         yield browser
