@@ -85,15 +85,14 @@ def cmd_interpolate(args) -> None:
 
 
 def cmd_train(args) -> None:
-    cfg_over = {
-        k: v for k, v in {"z_dim": args.latent_dim, "arch": args.arch}.items() if v is not None
-    }
-    if args.model != "vae" and "arch" in cfg_over:
-        raise SystemExit("error: --arch applies to --model vae")
+    vae_only = {"arch": args.arch, "activation": args.activation}
+    cfg_over = {k: v for k, v in {"z_dim": args.latent_dim, **vae_only}.items() if v is not None}
+    if args.model != "vae" and cfg_over.keys() & vae_only.keys():
+        raise SystemExit("error: --arch and --activation apply to --model vae")
     over = {
         k: v
         for k, v in vars(args).items()
-        if k in ("steps", "seconds", "seed", "lr", "batch_size") and v is not None
+        if k in ("steps", "seconds", "seed", "lr", "batch_size", "shift_pixels") and v is not None
     }
     if args.augment is not None:
         over["augment"] = args.augment
@@ -191,7 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--latent-dim", type=int)
     p.add_argument("--arch", choices=["mlp", "conv"], help="VAE body")
+    p.add_argument("--activation", choices=["relu", "silu"], help="VAE fully connected layers")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument(
+        "--shift-pixels",
+        type=int,
+        choices=range(9),
+        metavar="{0..8}",
+        help="how far --augment shifts images (default 2)",
+    )
     p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (full dataset)")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_train)

@@ -144,6 +144,26 @@ def test_train_saves_a_loadable_file_with_provenance(tmp_path, capsys):
     assert prov["command"].startswith("python -m aigc train")
 
 
+def test_train_records_the_body_and_augmentation_it_was_asked_for(tmp_path):
+    out = tmp_path / "conv.safetensors"
+    args = ["train", "--model", "vae", "--arch", "conv", "--activation", "relu", "--augment"]
+    assert main([*args, "--shift-pixels", "1", "--steps", "2", "--out", str(out)]) == 0
+    model, prov = load_model(out)
+    assert model.config.arch == "conv" and model.config.activation == "relu"
+    assert prov["train_config"]["augment"] is True and prov["train_config"]["shift_pixels"] == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--model", "gan", "--activation", "silu"], ["--model", "vae", "--shift-pixels", "9"]],
+)
+def test_train_refuses_options_that_do_not_apply(tmp_path, extra):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *extra, "--steps", "1", "--out", str(tmp_path / "x.safetensors")])
+    assert info.value.code not in (0, None)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_a_hostile_weights_file_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04\x95" + b"x" * 100)

@@ -72,11 +72,14 @@ class Discriminator(nn.Module):
         n_feat = 2 * w * 7 * 7
         self.realness = nn.Linear(n_feat, 1)
         if config.num_classes:
-            # Small uniform values (std 0.01) rather than Embedding's normal init: on the meta
-            # device, where checkpoint loading builds a model to check a file's shapes, any
-            # normal draw imports torch._dynamo, ~2 s of the page's first paint.
             weight = torch.empty(config.num_classes, n_feat)
-            nn.init.uniform_(weight, -0.01 * 3**0.5, 0.01 * 3**0.5)
+            # Skipped on the meta device, where checkpoint loading builds a model only to check
+            # a file's shapes: a normal draw there imports torch._dynamo, ~2 s of the page's
+            # first paint. Drawn twice (nn.Embedding's own N(0, 1) init, then ours) so that the
+            # random stream, and so each shipped file's seed, gives the same weights as before.
+            if weight.device.type != "meta":
+                weight.normal_()
+                weight.normal_(0.0, 0.01)
             self.projection = nn.Embedding(config.num_classes, n_feat, _weight=weight)
             self.classifier = nn.Linear(n_feat, config.num_classes)
 
