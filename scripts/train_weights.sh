@@ -9,7 +9,7 @@ $t --model classifier --dataset mnist --steps 3000 --out weights/classifier_mnis
 $t --model classifier --dataset fashion --steps 4000 --out weights/classifier_fashion.safetensors
 $t --model gan --dataset mnist --label-conditional --steps 4000 --out weights/gan_mnist.safetensors
 $t --model gan --dataset fashion --label-conditional --steps 3000 --out weights/gan_fashion.safetensors
-$t --model vae --dataset mnist --arch conv --augment --lr 1e-3 --batch-size 64 --steps 10000 --out weights/vae_mnist.safetensors
+$t --model vae --dataset mnist --arch conv --activation silu --augment --shift-pixels 1 --lr 2e-3 --batch-size 64 --steps 10000 --out weights/vae_mnist.safetensors
 $t --model vae --dataset fashion --arch conv --activation relu --augment --lr 1e-3 --batch-size 64 --steps 2500 --out weights/vae_fashion.safetensors
 $t --model vae --dataset mnist --arch conv --activation relu --latent-dim 2 --augment --lr 1e-3 --batch-size 64 --steps 1500 --out weights/vae2d_mnist.safetensors
 $t --model vae --dataset fashion --arch conv --activation relu --latent-dim 2 --augment --lr 1e-3 --batch-size 64 --steps 1500 --out weights/vae2d_fashion.safetensors
