@@ -109,6 +109,10 @@ class Section:
     notes: list[str] = field(default_factory=list)  # lines for bench.md under the table
     seconds: float = 0.0  # wall-clock time the measure took
     others_cpu: float = 0.0  # share of the CPU other processes used meanwhile
+    # Processes the measure itself starts (a server, a browser): the kernel credits us a
+    # child's CPU only once we have waited for it, and a browser's helpers are not all our
+    # children, so some of their work counts as others'; the warning names them.
+    spawns: str = ""
 
 
 @dataclass
@@ -129,8 +133,9 @@ class Report:
         busy process slows torch's two threads by far more than its share (they wait on each
         other), so such timings say more about the neighbour than about us."""
         return [
-            f"WARNING: other processes used {s.others_cpu:.0%} of the CPU during {s.name}; "
-            "its timings are inflated, rerun on a quiet machine"
+            f"WARNING: other processes used {s.others_cpu:.0%} of the CPU during {s.name}"
+            + (f", {s.spawns} among them" if s.spawns else "")
+            + "; if others were busy, its timings are inflated: rerun on a quiet machine"
             for s in self.sections
             if s.others_cpu > BUSY_MACHINE and s.figures  # a skipped measure timed nothing
         ]

@@ -215,6 +215,7 @@ def run(mode: Mode) -> Section:
             )
         )
     if s.browser_moves:
+        section.spawns = "the Streamlit servers and Chromium it starts"
         try:
             section.figures += browser.figures(APP, STATIC_APP, s.browser_moves)
         except browser.BrowserError as e:
