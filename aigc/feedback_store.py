@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -96,12 +97,30 @@ def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
         key = path.resolve()
         with _ready_lock:
             if key not in _ready:
-                con.execute("PRAGMA journal_mode = WAL")
+                _use_wal(con)
                 con.execute(_SCHEMA)
                 _ready.add(key)
         yield con
     finally:
         con.close()
+
+
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so), unless another process already has.
+
+    Why not just the pragma: switching needs the file to itself, and SQLite answers "database
+    is locked" at once, without waiting out busy_timeout, when another process is switching or
+    writing at that moment (seen with 6 processes rating at once). Reading the mode takes no
+    lock, so the switch is tried only on a new file, and retried for up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _resolve(path: Path | None) -> Path:
