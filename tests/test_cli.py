@@ -22,47 +22,25 @@ def weights(tmp_path_factory):
 
 
 def test_sample_npy_is_uint8_images_like_the_dataset(weights, tmp_path):
-    out = tmp_path / "s.npy"
-    assert (
-        main(
-            [
-                "sample",
-                "--model",
-                "gan",
-                "--weights",
-                str(weights / "gan.safetensors"),
-                "--label",
-                "7",
-                "--n",
-                "12",
-                "--seed",
-                "3",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    gan = str(weights / "gan.safetensors")
+    args = [
+        "sample",
+        "--model",
+        "gan",
+        "--weights",
+        gan,
+        "--label",
+        "7",
+        "--n",
+        "12",
+        "--seed",
+        "3",
+    ]
+    out, again = tmp_path / "s.npy", tmp_path / "t.npy"
+    assert main([*args, "--out", str(out)]) == 0
     a = np.load(out, allow_pickle=False)
     assert a.shape == (12, 28, 28) and a.dtype == np.uint8
-    again = tmp_path / "t.npy"
-    main(
-        [
-            "sample",
-            "--model",
-            "gan",
-            "--weights",
-            str(weights / "gan.safetensors"),
-            "--label",
-            "7",
-            "--n",
-            "12",
-            "--seed",
-            "3",
-            "--out",
-            str(again),
-        ]
-    )
+    main([*args, "--out", str(again)])
     assert np.array_equal(a, np.load(again))
 
 

@@ -31,6 +31,19 @@ def as_class_weights(labels: torch.Tensor, num_classes: int, dtype: torch.dtype)
     return F.one_hot(labels, num_classes).to(dtype)
 
 
+def downsampler(w: int) -> nn.Sequential:
+    """(B, 1, 28, 28) -> (B, 2w * 7 * 7) features in two strided 4x4 convolutions: the body of
+    the GAN's discriminator and of the conv VAE's encoder (the layer indices are the keys in
+    their weights files)."""
+    return nn.Sequential(
+        nn.Conv2d(1, w, 4, 2, 1),  # (B, w, 14, 14)
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(w, 2 * w, 4, 2, 1),  # (B, 2w, 7, 7)
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+    )
+
+
 class Generator(nn.Module):
     def __init__(self, config: GANConfig):
         super().__init__()
@@ -62,13 +75,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.config = config
         w = config.d_width
-        self.features = nn.Sequential(
-            nn.Conv2d(1, w, 4, 2, 1),  # (B, w, 14, 14)
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1),  # (B, 2w, 7, 7)
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-        )
+        self.features = downsampler(w)
         n_feat = 2 * w * 7 * 7
         self.realness = nn.Linear(n_feat, 1)
         if config.num_classes:

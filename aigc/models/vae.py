@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aigc.models.gan import as_class_weights
+from aigc.models.gan import as_class_weights, downsampler
 
 # SiLU (Elfwing et al., 2018) in place of ReLU took the live MLP VAE from 111 to 109 nats after
 # 10 s of training here, at the same images per second (python -m aigc.bench, "references").
@@ -45,13 +45,7 @@ class VAE(nn.Module):
         self.config = config
         w, k, h = config.width, config.num_classes, config.hidden
         if config.arch == "conv":
-            self.encoder = nn.Sequential(
-                nn.Conv2d(1, w, 4, 2, 1),  # (B, w, 14, 14)
-                nn.LeakyReLU(0.2),
-                nn.Conv2d(w, 2 * w, 4, 2, 1),  # (B, 2w, 7, 7)
-                nn.LeakyReLU(0.2),
-                nn.Flatten(),
-            )
+            self.encoder = downsampler(w)
             n_feat = 2 * w * 49
             self.decoder = nn.Sequential(
                 nn.LeakyReLU(0.2),
