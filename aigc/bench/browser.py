@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from aigc.bench.report import Figure
+from aigc.bench.report import Figure, Target
 from aigc.bench.timing import percentile, ratios
 
 CHROMIUM = "/usr/bin/chromium"
@@ -168,10 +168,15 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
                 times[name].append(_move_ms(page, key))
     e, s = times["explore"], times["static"]
     return [
-        Figure("browser: streamlit run -> Explore's first image painted", "ms", [first["explore"]]),
+        Figure(
+            "browser: streamlit run -> Explore's first image painted",
+            "ms",
+            [first["explore"]],
+            Target("<=", 4000.0),
+        ),
         Figure("browser: streamlit run -> static page's image painted", "ms", [first["static"]]),
         Figure("browser: Explore slider move -> image painted", "ms", e),
         Figure("browser: Explore move -> painted p95", "ms", [percentile(e, 95)]),
         Figure("browser: static 1-slider move -> image painted", "ms", s),
-        Figure("browser: Explore / static move -> painted", "x", ratios(e, s)),
+        Figure("browser: Explore / static move -> painted", "x", ratios(e, s), Target("<=", 1.3)),
     ]

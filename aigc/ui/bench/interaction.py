@@ -193,7 +193,9 @@ def apptest_figures(moves: int) -> list[Figure]:
         Figure("Explore: rerun p95 (AppTest)", "ms", [percentile(e, 95)]),
         Figure(f"static {n}-slider page: rerun after a move (AppTest)", "ms", s),
         Figure(f"static {n}-slider page: rerun p95 (AppTest)", "ms", [percentile(s, 95)]),
-        Figure("Explore / static: rerun", "x", ratios(e, s), note="move by move"),
+        Figure(
+            "Explore / static: rerun", "x", ratios(e, s), Target("<=", 1.5), note="move by move"
+        ),
     ]
 
 
