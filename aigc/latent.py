@@ -83,8 +83,8 @@ def _pca(x: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
     Why randomized (Halko, Martinsson & Tropp, 2011, Alg. 4.4): a full SVD of the GAN's
     2000 x 3136 activations took 4-10 s of a page's first paint on 2 cores; a rank-(k+20)
     sketch with six power iterations finds the same top six axes (|cos| >= 0.999 on the
-    shipped GAN) in ~0.1 s. The
-    sketch draws from its own seeded generator, so the axes are the same in every session.
+    shipped GAN) in ~0.1 s. The sketch draws from its own seeded generator, so the axes are
+    the same in every session.
     """
     centred = x - x.mean(0)
     total = centred.pow(2).sum()

@@ -1,8 +1,8 @@
 """Measure 5 ("load", full mode): many sessions moving sliders while live runs train.
 
-30 AppTest sessions of the app, each in its own thread, move sliders at once while two live
-trainings (a GAN and a VAE, one thread each at a lower priority, as the page's run manager
-runs them on 2 cores) run in threads. Then, separately so that tracing does not slow the timed reruns, the
+30 AppTest sessions of the app, each in its own thread, move sliders while two live trainings
+(a GAN and a VAE, one thread each at a lower priority, as the page's run manager runs them on
+2 cores) run in threads. Then, separately so that tracing does not slow the timed reruns, the
 same sessions run under ``tracemalloc`` to see whether the Python heap returns to where it was
 once they close. Peak RSS is sampled from /proc while the sessions run.
 """
@@ -166,8 +166,8 @@ class Crowd:
 
 def sessions(app: Path, n: int, moves: int, think: tuple[float, float] = (0.0, 0.0)) -> Crowd:
     """`n` sessions in threads, each loading `app` then moving sliders `moves` times, all
-    starting their moves together, each pausing a random `think` (min, max) seconds after a
-    move before the next, as a person looks at the picture before moving again."""
+    starting together, each pausing a random `think` (min, max) seconds before every move, as a
+    person looks at the picture before moving again."""
     times: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
