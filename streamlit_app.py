@@ -9,19 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aigc.ui import explore, feedback, interpolate, latent_map, learn, models, train_live
-from aigc.ui.i18n import LANGUAGES, tr
-
-TEXT = {
-    "play": {"en": "Play", "zh": "玩"},
-    "build": {"en": "Train and learn", "zh": "训练与学习"},
-    "explore": {"en": "Explore", "zh": "探索"},
-    "interpolate": {"en": "Interpolate", "zh": "插值"},
-    "latent_map": {"en": "Latent map", "zh": "潜在地图"},
-    "train_live": {"en": "Train live", "zh": "现场训练"},
-    "learn": {"en": "Learn", "zh": "学习"},
-    "feedback": {"en": "Feedback", "zh": "反馈"},
-    "language": {"en": "Language", "zh": "语言"},
-}
+from aigc.ui.i18n import LANGUAGES, language_name, tr
 
 
 def main() -> None:
@@ -29,23 +17,25 @@ def main() -> None:
     if "lang" not in st.session_state:
         st.session_state["lang"] = "en"
     # Drawn before the navigation so that the page titles below are already in this language.
-    st.sidebar.selectbox(
-        tr(TEXT, "language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang"
-    )
+    st.sidebar.selectbox(tr("common.language"), LANGUAGES, format_func=language_name, key="lang")
 
     def page(module, name: str, icon: str, **kwargs) -> st.Page:
         return st.Page(
-            module.page, title=tr(TEXT, name), icon=icon, url_path=name.replace("_", "-"), **kwargs
+            module.page,
+            title=tr(f"pages.{name}"),
+            icon=icon,
+            url_path=name.replace("_", "-"),
+            **kwargs,
         )
 
     current = st.navigation(
         {
-            tr(TEXT, "play"): [
+            tr("pages.play"): [
                 page(explore, "explore", "🎛️", default=True),
                 page(interpolate, "interpolate", "🎞️"),
                 page(latent_map, "latent_map", "🗺️"),
             ],
-            tr(TEXT, "build"): [
+            tr("pages.build"): [
                 page(train_live, "train_live", "🏋️"),
                 page(learn, "learn", "📖"),
                 page(feedback, "feedback", "💬"),

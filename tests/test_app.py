@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from aigc.checkpoint import WeightsError, to_bytes
 from aigc.models import GAN, Classifier, ClassifierConfig, GANConfig
-from aigc.ui import explore, interpolate, latent_map, models, state, widgets
+from aigc.ui import models, state
 from aigc.weights import shipped_path
 
 TIMEOUT = 60  # the first run of a session loads models and computes their directions
@@ -284,9 +284,3 @@ def test_no_shared_model_can_be_trained():
     model = models.shared_model(name)
     assert not model.training
     assert not any(p.requires_grad for p in model.parameters())
-
-
-def test_every_label_has_english_and_chinese():
-    for module in (explore, interpolate, latent_map, widgets, models, state):
-        for key, entry in module.TEXT.items():
-            assert entry.get("en") and entry.get("zh"), f"{module.__name__}.TEXT[{key!r}]"

@@ -45,83 +45,6 @@ SCHEMA: state.Schema = {
     "thr": state.FloatField(0.5, 0.0, 1.0),
 }
 
-TEXT = {
-    "title": {"en": "Explore the latent space", "zh": "探索潜在空间"},
-    "intro": {
-        "en": "A generator turns a point z of its latent space into an image. Pick a point with "
-        "a seed, then move it: along the directions in which the images vary most, towards "
-        "another class, or one coordinate at a time.",
-        "zh": "生成器把潜在空间中的一个点 z 变成一张图。用种子选一个点,然后移动它:沿着图像变化最大的方向、"
-        "朝向另一个类别,或者逐个坐标调整。",
-    },
-    "mode": {"en": "View", "zh": "视图"},
-    "single": {"en": "One image", "zh": "单张图"},
-    "grid": {"en": "Grid of seeds", "zh": "种子网格"},
-    "compare": {"en": "GAN vs VAE", "zh": "GAN 对比 VAE"},
-    "gate": {"en": "Quality gate", "zh": "质量门"},
-    "directions": {"en": "Principal directions", "zh": "主方向"},
-    "directions_help": {
-        "en": "The directions along which this model's images vary most (GANSpace-style PCA), "
-        "each labelled with the share of variance it explains.",
-        "zh": "该模型图像变化最大的方向(GANSpace 式主成分分析),标注了每个方向解释的方差比例。",
-    },
-    "pc": {"en": "Direction {i} · {p:.0%} of variance", "zh": "方向 {i} · 解释 {p:.0%} 方差"},
-    "blend_to": {"en": "Blend into class", "zh": "混合到类别"},
-    "blend": {"en": "Blend amount", "zh": "混合比例"},
-    "blend_help": {
-        "en": "The generator is fed (1 − a)·onehot(class) + a·onehot(target): classes in between.",
-        "zh": "生成器的类别输入为 (1 − a)·onehot(类别) + a·onehot(目标):介于两类之间。",
-    },
-    "push_to": {"en": "Push towards class", "zh": "推向类别"},
-    "push": {"en": "Push amount", "zh": "推动幅度"},
-    "push_help": {
-        "en": "Adds a multiple of the class's attribute vector: its mean encoding minus the "
-        "mean encoding of all images (negative pushes away).",
-        "zh": "加上该类属性向量的倍数:该类的平均编码减去所有图像的平均编码(负值表示推离)。",
-    },
-    "raw": {"en": "Raw latent dimensions", "zh": "原始潜在维度"},
-    "rate_image": {"en": "Rate this image", "zh": "给这张图打分"},
-    "raw_caption": {
-        "en": "z itself, before the direction sliders are added. A new seed resets it.",
-        "zh": "z 本身(方向滑块加入之前)。换种子会重置。",
-    },
-    "size": {"en": "Grid size", "zh": "网格大小"},
-    "agree": {
-        "en": "The classifier agrees on {k} of {n} ({p:.0%}).",
-        "zh": "分类器认可其中 {k}/{n}({p:.0%})。",
-    },
-    "classes_seen": {
-        "en": "Classes the classifier sees: {summary}",
-        "zh": "分类器看到的类别:{summary}",
-    },
-    "need_both": {
-        "en": "GAN vs VAE needs weights of both kinds for this dataset.",
-        "zh": "GAN 对比 VAE 需要该数据集的两种权重。",
-    },
-    "cpush": {"en": "How hard the VAE is pushed to the class", "zh": "VAE 被推向该类的力度"},
-    "compare_caption": {
-        "en": "Same seeds, same class. The GAN is told the class; the unconditional VAE is "
-        "pushed there along its attribute vector.",
-        "zh": "同样的种子、同样的类别。GAN 直接得到类别;无条件 VAE 沿属性向量被推向该类。",
-    },
-    "gate_only_gan": {
-        "en": "The quality gate needs a GAN: its discriminator is the judge.",
-        "zh": "质量门需要 GAN:由它的判别器来评判。",
-    },
-    "threshold": {"en": "Realness threshold", "zh": "真实度阈值"},
-    "threshold_help": {
-        "en": "Discriminator rejection sampling: generate, let the discriminator judge, keep "
-        "what it scores at least this real.",
-        "zh": "判别器拒绝采样:生成、由判别器评判,只保留真实度不低于阈值的样本。",
-    },
-    "rate": {"en": "Acceptance rate", "zh": "接受率"},
-    "tries": {"en": "Samples judged", "zh": "已评判样本"},
-    "judging": {"en": "The discriminator is judging…", "zh": "判别器正在评判…"},
-    "accepted": {"en": "Accepted", "zh": "通过"},
-    "rejected": {"en": "Rejected", "zh": "被拒"},
-    "none": {"en": "None.", "zh": "没有。"},
-}
-
 
 @dataclass(frozen=True)
 class View:
@@ -172,8 +95,8 @@ def _publish() -> dict[str, str]:
 
 
 def page() -> None:
-    st.title(tr(TEXT, "title"))
-    st.caption(tr(TEXT, "intro"))
+    st.title(tr("explore.title"))
+    st.caption(tr("explore.intro"))
     linked = state.incoming(PAGE, SCHEMA)
     if linked is not None:
         _restore(linked)
@@ -186,14 +109,14 @@ def page() -> None:
     if st.session_state["ex_mode"] not in modes:
         st.session_state["ex_mode"] = "single"
     mode = st.segmented_control(
-        tr(TEXT, "mode"),
+        tr("explore.mode"),
         modes,
-        format_func=lambda m: tr(TEXT, m),
+        format_func=lambda m: tr(f"explore.{m}"),
         key="ex_mode",
         required=True,
         persist_state="session",
     )
-    with st.spinner(tr(models.TEXT, "loading")):
+    with st.spinner(tr("common.loading")):
         view = _view(kind, dataset, label)
         if mode == "compare":
             other_kind = "vae" if kind == "gan" else "gan"
@@ -266,7 +189,7 @@ def _single_picture(v: View, cls: int | None, seed: int, to: int) -> None:
         widgets.readout_ui(frame, v.dataset)
         state.share_ui(_publish())
         # Drawn only while open: a form's five elements would cost every slider move.
-        rate = st.expander(tr(TEXT, "rate_image"), key="ex_rate_open", on_change="rerun")
+        rate = st.expander(tr("explore.rate_image"), key="ex_rate_open", on_change="rerun")
         if rate.open:
             with rate:
                 feedback.rate_ui(
@@ -289,7 +212,7 @@ def _weights(v: View, cls: int | None, to: int, amount: float, n: int = 1) -> to
 
 
 def _direction_sliders_ui(v: View) -> list[float]:
-    st.markdown(f"**{tr(TEXT, 'directions')}**", help=tr(TEXT, "directions_help"))
+    st.markdown(f"**{tr('explore.directions')}**", help=tr("explore.directions_help"))
     ratio = v.steering.directions.variance_ratio
     cols = st.columns(2)
     coefficients = []
@@ -297,7 +220,7 @@ def _direction_sliders_ui(v: View) -> list[float]:
         with cols[i % 2]:
             coefficients.append(
                 st.slider(
-                    tr(TEXT, "pc", i=i + 1, p=float(share)),
+                    tr("explore.pc", i=i + 1, p=float(share)),
                     -3.0,
                     3.0,
                     step=0.1,
@@ -321,7 +244,7 @@ def _target_ui(v: View) -> int:
     if st.session_state["ex_to"] >= v.classes:
         st.session_state["ex_to"] = 0
     return st.selectbox(
-        tr(TEXT, "blend_to" if v.kind == "gan" else "push_to"),
+        tr("explore.blend_to" if v.kind == "gan" else "explore.push_to"),
         range(v.classes),
         format_func=widgets.class_names(v.dataset).__getitem__,
         key="ex_to",
@@ -336,11 +259,11 @@ def _amount_ui(v: View) -> float:
         return 0.0
     gan = v.kind == "gan"
     return st.slider(
-        tr(TEXT, "blend" if gan else "push"),
+        tr("explore.blend" if gan else "explore.push"),
         *((0.0, 1.0) if gan else (-3.0, 3.0)),
         step=0.05 if gan else 0.1,
         key="ex_blend" if gan else "ex_push",
-        help=tr(TEXT, "blend_help" if gan else "push_help"),
+        help=tr("explore.blend_help" if gan else "explore.push_help"),
         persist_state="session",
     )
 
@@ -359,10 +282,10 @@ def _raw_latent_ui(v: View, seed: int) -> torch.Tensor:
         for j in range(dim):
             ss.pop(f"ex_z{j}", None)
     edits = {j: x for j, x in ss["ex_raw"].items() if j < dim}
-    raw = st.expander(tr(TEXT, "raw"), key="ex_raw_open", on_change="rerun")
+    raw = st.expander(tr("explore.raw"), key="ex_raw_open", on_change="rerun")
     if raw.open:
         with raw:
-            st.caption(tr(TEXT, "raw_caption"))
+            st.caption(tr("explore.raw_caption"))
             cols = st.columns(4)
             for j in range(dim):
                 ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
@@ -393,13 +316,13 @@ def _agreement_ui(labels: np.ndarray, wanted: int | None, dataset: str) -> None:
         return
     if wanted is not None:
         k = int((labels == wanted).sum())
-        st.caption(tr(TEXT, "agree", k=k, n=len(labels), p=k / len(labels)))
+        st.caption(tr("explore.agree", k=k, n=len(labels), p=k / len(labels)))
         return
     counts = np.bincount(labels, minlength=10)
     top = np.argsort(counts)[::-1][:4]
     names = widgets.class_names(dataset)
     summary = ", ".join(f"{names[c]} ×{counts[c]}" for c in top if counts[c])
-    st.caption(tr(TEXT, "classes_seen", summary=summary))
+    st.caption(tr("explore.classes_seen", summary=summary))
 
 
 @st.fragment
@@ -408,7 +331,7 @@ def _grid_view(v: View) -> None:
     with controls:
         cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
         seed = widgets.seed_ui("ex_seed")
-        side = st.slider(tr(TEXT, "size"), 2, 12, key="ex_n", persist_state="session")
+        side = st.slider(tr("common.grid_size"), 2, 12, key="ex_n", persist_state="session")
         to = _target_ui(v)
         amount = _amount_ui(v)
     n = side * side
@@ -437,7 +360,7 @@ def _grid_view(v: View) -> None:
 @st.fragment
 def _compare_view(v: View, other: View | None) -> None:
     if other is None:
-        st.info(tr(TEXT, "need_both"))
+        st.info(tr("explore.need_both"))
         return
     gan, vae = (v, other) if v.kind == "gan" else (other, v)
     controls, left, right = st.columns([3, 4, 4], gap="large")
@@ -445,9 +368,9 @@ def _compare_view(v: View, other: View | None) -> None:
         cls = widgets.class_ui("ex_cls", v.dataset, v.classes)
         seed = widgets.seed_ui("ex_seed")
         push = st.slider(
-            tr(TEXT, "cpush"), 0.0, 3.0, step=0.1, key="ex_cpush", persist_state="session"
+            tr("explore.cpush"), 0.0, 3.0, step=0.1, key="ex_cpush", persist_state="session"
         )
-        st.caption(tr(TEXT, "compare_caption"))
+        st.caption(tr("explore.compare_caption"))
     seeds = _seeds(seed, 16)
     for column, w in ((left, gan), (right, vae)):
         zs = explore_math.seed_latents(seeds, w.model.latent_dim)
@@ -505,26 +428,26 @@ def _gate_view(v: View) -> None:
         cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
         seed = widgets.seed_ui("ex_seed")
         threshold = st.slider(
-            tr(TEXT, "threshold"),
+            tr("explore.threshold"),
             0.0,
             1.0,
             step=0.05,
             key="ex_thr",
-            help=tr(TEXT, "threshold_help"),
+            help=tr("explore.threshold_help"),
             persist_state="session",
         )
-        with st.spinner(tr(TEXT, "judging")):
+        with st.spinner(tr("explore.judging")):
             gate = _judge(v.model, v.key, threshold, seed, cls)
-        st.metric(tr(TEXT, "rate"), f"{gate.rate:.0%}")
-        st.metric(tr(TEXT, "tries"), gate.tries)
+        st.metric(tr("explore.rate"), f"{gate.rate:.0%}")
+        st.metric(tr("explore.tries"), gate.tries)
     for column, title, png in (
         (accepted, "accepted", gate.accepted_png),
         (rejected, "rejected", gate.rejected_png),
     ):
         with column:
-            st.subheader(tr(TEXT, title))
+            st.subheader(tr(f"explore.{title}"))
             if png is None:
-                st.caption(tr(TEXT, "none"))
+                st.caption(tr("explore.none"))
             else:
                 widgets.image_ui(png)
     state.share_ui(_publish())

@@ -1,14 +1,38 @@
-"""English / 中文: every page keeps its own text table; `tr` picks the session's language.
+"""English / 中文: the texts live in catalogue files (`locales/<lang>.toml`), one per language,
+keyed ``section.name``; `tr` picks the session's language.
 
-Tables look like ``{"title": {"en": "Explore", "zh": "探索"}}``; a key missing in Chinese
-falls back to English so a new label never shows up blank.
+The catalogues are data so that a translator edits one file and a test can check that every
+key exists in every language. A key missing in one language falls back to English so a new
+label never shows up blank; a key missing everywhere raises, so a typo fails the tests.
 """
 
 from __future__ import annotations
 
+import functools
+import tomllib
+from pathlib import Path
+
 import streamlit as st
 
-LANGUAGES = {"en": "English", "zh": "中文"}
+LANGUAGES = ("en", "zh")
+LOCALES = Path(__file__).with_name("locales")
+
+
+@functools.cache
+def catalogue(language: str) -> dict[str, str | list[str]]:
+    """Every text of one language, flat: {"explore.title": "Explore the latent space", ...}."""
+    with open(LOCALES / f"{language}.toml", "rb") as f:
+        sections = tomllib.load(f)
+    return {
+        f"{section}.{key}": text
+        for section, table in sections.items()
+        for key, text in table.items()
+    }
+
+
+def language_name(language: str) -> str:
+    """A language's name in itself ("中文"), whatever language the page is in."""
+    return catalogue(language)["common.language_name"]
 
 
 def lang() -> str:
@@ -16,7 +40,12 @@ def lang() -> str:
     return value if value in LANGUAGES else "en"
 
 
-def tr(table: dict[str, dict[str, str]], key: str, **fmt: object) -> str:
-    entry = table[key]
-    text = entry.get(lang()) or entry["en"]
+def tr(key: str, **fmt: object) -> str:
+    """The text for `key` in the session's language, with `fmt` filled into its {fields}."""
+    text = catalogue(lang()).get(key) or catalogue("en")[key]
     return text.format(**fmt) if fmt else text
+
+
+def texts(key: str) -> tuple[str, ...]:
+    """A list of texts (class names) in the session's language."""
+    return tuple(catalogue(lang()).get(key) or catalogue("en")[key])

@@ -38,64 +38,6 @@ SCHEMA: state.Schema = {
     "ms": state.IntField(80, 20, 1000),
 }
 
-TEXT = {
-    "title": {"en": "Interpolate", "zh": "插值"},
-    "intro": {
-        "en": "Pick points in latent space and walk between them: every frame is the decoder's "
-        "image of a point on the way. Smooth morphs mean the model has learned a continuous space.",
-        "zh": "在潜在空间中选几个点并在它们之间行走:每一帧都是途中一个点的解码图像。过渡平滑说明模型学到了连续的空间。",
-    },
-    "src": {"en": "Points from", "zh": "点的来源"},
-    "seeds": {"en": "Seeds", "zh": "种子"},
-    "data": {"en": "Dataset images", "zh": "数据集图像"},
-    "upload": {"en": "My image", "zh": "我的图像"},
-    "seed_list": {"en": "Seeds along the path", "zh": "路径上的种子"},
-    "seed_list_help": {
-        "en": "Comma-separated, up to 8: the path visits them in order.",
-        "zh": "用逗号分隔,最多 8 个:路径按顺序经过它们。",
-    },
-    "add_seed": {"en": "Add a random seed", "zh": "添加随机种子"},
-    "idx_list": {"en": "Held-out images along the path (index)", "zh": "路径上的测试集图像(序号)"},
-    "idx_list_help": {
-        "en": "Comma-separated indices into the {n} held-out images, up to 8.",
-        "zh": "用逗号分隔的测试集图像序号(共 {n} 张),最多 8 个。",
-    },
-    "your_image": {
-        "en": "Your image (PNG or JPEG): the path starts here",
-        "zh": "你的图像(PNG 或 JPEG):路径从这里开始",
-    },
-    "upload_first": {
-        "en": "Upload an image of a digit or a piece of clothing to start the path from it.",
-        "zh": "上传一张数字或衣物的图片,路径将从它开始。",
-    },
-    "bad_list": {
-        "en": "Some entries were not whole numbers in range, or too many: they were dropped or "
-        "clamped.",
-        "zh": "部分条目不是范围内的整数或数量过多:已被丢弃或截断。",
-    },
-    "need_two": {"en": "A path needs at least two points.", "zh": "路径至少需要两个点。"},
-    "only_vae": {
-        "en": "Encoding images needs a VAE (its encoder); a GAN can only start from seeds.",
-        "zh": "编码图像需要 VAE(它有编码器);GAN 只能从种子出发。",
-    },
-    "start_class": {"en": "Class at the start", "zh": "起点类别"},
-    "end_class": {"en": "Class at the end", "zh": "终点类别"},
-    "interp": {"en": "Interpolation", "zh": "插值方式"},
-    "interp_help": {
-        "en": "slerp follows the sphere Gaussian latents live on; lerp cuts through the inside, "
-        "where midpoints tend to look washed out.",
-        "zh": "slerp 沿高斯潜变量所在的球面走;lerp 穿过球内,中点往往显得模糊。",
-    },
-    "steps": {"en": "Frames per segment", "zh": "每段帧数"},
-    "ms": {"en": "Milliseconds per frame", "zh": "每帧毫秒数"},
-    "endpoints": {"en": "Endpoints", "zh": "端点"},
-    "animation": {"en": "Animation", "zh": "动画"},
-    "strip": {"en": "Strip ({n} frames)", "zh": "帧条({n} 帧)"},
-    "gif": {"en": "Download GIF", "zh": "下载 GIF"},
-    "png": {"en": "Download PNG strip", "zh": "下载 PNG 帧条"},
-    "working": {"en": "Drawing the path…", "zh": "正在绘制路径…"},
-}
-
 
 def _restore(values: dict) -> None:
     ss = st.session_state
@@ -116,8 +58,8 @@ def _publish(seeds: tuple[int, ...], idx: tuple[int, ...]) -> dict[str, str]:
 
 
 def page() -> None:
-    st.title(tr(TEXT, "title"))
-    st.caption(tr(TEXT, "intro"))
+    st.title(tr("pages.interpolate"))
+    st.caption(tr("interpolate.intro"))
     linked = state.incoming(PAGE, SCHEMA)
     if linked is not None:
         _restore(linked)
@@ -126,7 +68,7 @@ def page() -> None:
     kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"))
     if label is None:
         return
-    with st.spinner(tr(models.TEXT, "loading")):
+    with st.spinner(tr("common.loading")):
         model = models.get_model(label)
         key = models.model_key(label, model)
         x, y = models.heldout(dataset)
@@ -144,7 +86,7 @@ def _number_list_ui(
     text = st.text_input(label, key=key, help=help, persist_state="session")
     values, problem = state.parse_value(field, text)
     if problem:
-        st.warning(tr(TEXT, "bad_list"))
+        st.warning(tr("interpolate.bad_list"))
     return values
 
 
@@ -165,55 +107,59 @@ def _path_view(
         if st.session_state["ip_src"] not in sources:
             st.session_state["ip_src"] = "seeds"
         source = st.segmented_control(
-            tr(TEXT, "src"),
+            tr("interpolate.src"),
             sources,
-            format_func=lambda s: tr(TEXT, s),
+            format_func=lambda s: tr(f"interpolate.{s}"),
             key="ip_src",
             required=True,
             persist_state="session",
         )
         if kind == "gan":
-            st.caption(tr(TEXT, "only_vae"))
+            st.caption(tr("interpolate.only_vae"))
         seeds = _number_list_ui(
             "ip_seeds",
             SCHEMA["seeds"],
-            tr(TEXT, "seed_list"),
-            tr(TEXT, "seed_list_help"),
+            tr("interpolate.seed_list"),
+            tr("interpolate.seed_list_help"),
             shown=source == "seeds",
         )
         if source == "seeds":
-            st.button("🎲 " + tr(TEXT, "add_seed"), on_click=_add_seed)
+            st.button("🎲 " + tr("interpolate.add_seed"), on_click=_add_seed)
         idx = _number_list_ui(
             "ip_idx",
             SCHEMA["idx"],
-            tr(TEXT, "idx_list"),
-            tr(TEXT, "idx_list_help", n=len(x)),
+            tr("interpolate.idx_list"),
+            tr("interpolate.idx_list_help", n=len(x)),
             shown=source != "seeds",
         )
         idx = tuple(min(i, len(x) - 1) for i in idx)
         upload = (
-            st.file_uploader(tr(TEXT, "your_image"), type=["png", "jpg", "jpeg"], key="ip_upload")
+            st.file_uploader(
+                tr("interpolate.your_image"), type=["png", "jpg", "jpeg"], key="ip_upload"
+            )
             if source == "upload"
             else None
         )
         cls = end = None
         if widgets.conditional(model):
             count = min(10, model.config.num_classes)
-            cls = widgets.class_ui("ip_cls", dataset, count, tr(TEXT, "start_class"))
-            end = widgets.class_ui("ip_end", dataset, count, tr(TEXT, "end_class"))
+            cls = widgets.class_ui("ip_cls", dataset, count, tr("interpolate.start_class"))
+            end = widgets.class_ui("ip_end", dataset, count, tr("interpolate.end_class"))
         spherical = (
             st.segmented_control(
-                tr(TEXT, "interp"),
+                tr("interpolate.interp"),
                 ("slerp", "lerp"),
                 key="ip_interp",
                 required=True,
-                help=tr(TEXT, "interp_help"),
+                help=tr("interpolate.interp_help"),
                 persist_state="session",
             )
             == "slerp"
         )
-        steps = st.slider(tr(TEXT, "steps"), 2, 32, key="ip_steps", persist_state="session")
-        ms = st.slider(tr(TEXT, "ms"), 20, 1000, step=10, key="ip_ms", persist_state="session")
+        steps = st.slider(tr("interpolate.steps"), 2, 32, key="ip_steps", persist_state="session")
+        ms = st.slider(
+            tr("interpolate.ms"), 20, 1000, step=10, key="ip_ms", persist_state="session"
+        )
 
     with output:
         points = _points_ui(model, source, seeds, idx, upload, x, y, cls)
@@ -224,7 +170,7 @@ def _path_view(
                 if cls is not None
                 else None
             )
-            with st.spinner(tr(TEXT, "working")):
+            with st.spinner(tr("interpolate.working")):
                 anim = _animate(
                     model, key, widgets.as_bytes(zs), widgets.as_bytes(weights), len(zs), ms
                 )
@@ -255,7 +201,7 @@ def _points_ui(
                 images = torch.cat([torch.from_numpy(digit)[None, None], images])
                 labels = torch.cat([torch.tensor([cls or 0]), labels])
         if len(images):
-            st.caption(tr(TEXT, "endpoints"))
+            st.caption(tr("interpolate.endpoints"))
             st.image(
                 imaging.png_bytes(imaging.grid(to_uint8(images), len(images)), 3),
                 output_format="PNG",
@@ -263,7 +209,7 @@ def _points_ui(
         with widgets.one_thread():
             points = latent.encode_images(model, images, labels) if len(images) else None
     if points is None or len(points) < 2:
-        st.info(tr(TEXT, "need_two"))
+        st.info(tr("interpolate.need_two"))
         return None
     return points
 
@@ -272,7 +218,7 @@ def _digit_ui(upload) -> np.ndarray | None:
     """The user's image as a (28, 28) digit, or None (with a message) when there is none or it
     cannot be used; the path then runs through the dataset images alone."""
     if upload is None:
-        st.info(tr(TEXT, "upload_first"))
+        st.info(tr("interpolate.upload_first"))
         return None
     try:
         return imaging.prepare_digit(imaging.open_upload(upload.getvalue(), upload.name))
@@ -310,14 +256,14 @@ def _animate(
 
 
 def _animation_ui(anim: Animation) -> None:
-    st.caption(tr(TEXT, "animation"))
+    st.caption(tr("interpolate.animation"))
     st.image(anim.gif, width="content")
-    st.caption(tr(TEXT, "strip", n=anim.frames))
+    st.caption(tr("interpolate.strip", n=anim.frames))
     widgets.image_ui(anim.strip)
     gif, png = st.columns(2)
     gif.download_button(
-        tr(TEXT, "gif"), anim.gif, file_name="interpolation.gif", mime="image/gif", icon="🎞️"
+        tr("interpolate.gif"), anim.gif, file_name="interpolation.gif", mime="image/gif", icon="🎞️"
     )
     png.download_button(
-        tr(TEXT, "png"), anim.strip, file_name="interpolation.png", mime="image/png", icon="🖼️"
+        tr("interpolate.png"), anim.strip, file_name="interpolation.png", mime="image/png", icon="🖼️"
     )

@@ -35,48 +35,6 @@ SCHEMA: state.Schema = {
     "ext": state.FloatField(2.5, 0.5, LIMIT),
 }
 
-TEXT = {
-    "title": {"en": "Latent map", "zh": "潜在地图"},
-    "intro": {
-        "en": "This VAE squeezes every image into just two numbers, so its whole latent space "
-        "fits on a page. Each dot is a held-out image at its encoding. Click one, or move the "
-        "sliders, to see what the decoder draws there.",
-        "zh": "这个 VAE 把每张图压缩成两个数,整个潜在空间可以画在一页上。每个点是一张测试图像的编码位置。"
-        "点击一个点或移动滑块,看看解码器在那里画出什么。",
-    },
-    "no_2d": {
-        "en": "No 2-D VAE for this dataset yet (`vae2d_<dataset>` in `weights/`).",
-        "zh": "该数据集还没有二维 VAE(`weights/` 中的 `vae2d_<数据集>`)。",
-    },
-    "z1": {"en": "z₁", "zh": "z₁"},
-    "z2": {"en": "z₂", "zh": "z₂"},
-    "decoded": {"en": "Decoded at ({z1:.2f}, {z2:.2f})", "zh": "在 ({z1:.2f}, {z2:.2f}) 处解码"},
-    "nearest": {
-        "en": "Nearest held-out image: #{i}, a {name}",
-        "zh": "最近的测试图像:#{i},{name}",
-    },
-    "class": {"en": "class", "zh": "类别"},
-    "manifold": {"en": "The decoder's manifold", "zh": "解码器的流形"},
-    "manifold_caption": {
-        "en": "Decoded on an even {n}×{n} grid over [−{e}, {e}]²; top-left is (−{e}, {e}).",
-        "zh": "在 [−{e}, {e}]² 上均匀的 {n}×{n} 网格处解码;左上角是 (−{e}, {e})。",
-    },
-    "grid_n": {"en": "Grid size", "zh": "网格大小"},
-    "extent": {"en": "Extent", "zh": "范围"},
-    "kl": {"en": "Which dimensions the 16-D VAE uses", "zh": "16 维 VAE 使用了哪些维度"},
-    "kl_caption": {
-        "en": "Mean KL divergence of each latent dimension on held-out images (nats). "
-        "{k} of {d} carry more than 0.1 nats; a dimension near 0 has collapsed to the prior, "
-        "and the decoder ignores it.",
-        "zh": "每个潜在维度在测试图像上的平均 KL 散度(奈特)。{d} 个维度中有 {k} 个超过 0.1 奈特;"
-        "接近 0 的维度已塌缩到先验,解码器会忽略它。",
-    },
-    "kl_axis": {"en": "KL (nats)", "zh": "KL(奈特)"},
-    "dimension": {"en": "dimension", "zh": "维度"},
-    "no_16d": {"en": "No 16-D VAE for this dataset yet.", "zh": "该数据集还没有 16 维 VAE。"},
-    "encoding": {"en": "Encoding the held-out images…", "zh": "正在编码测试图像…"},
-}
-
 
 def _restore(values: dict) -> None:
     ss = st.session_state
@@ -96,8 +54,8 @@ def _publish() -> dict[str, str]:
 
 
 def page() -> None:
-    st.title(tr(TEXT, "title"))
-    st.caption(tr(TEXT, "intro"))
+    st.title(tr("pages.latent_map"))
+    st.caption(tr("latent_map.intro"))
     linked = state.incoming(PAGE, SCHEMA)
     if linked is not None:
         _restore(linked)
@@ -106,7 +64,7 @@ def page() -> None:
     top = st.columns([2, 3], vertical_alignment="bottom")
     with top[0]:
         dataset = widgets.dataset_ui("lm_data")
-    with st.spinner(tr(models.TEXT, "loading")):
+    with st.spinner(tr("common.loading")):
         vaes = {label: models.get_model(label) for label in models.available_models("vae", dataset)}
         x, y = models.heldout(dataset)
         clf = models.classifier(dataset)
@@ -115,11 +73,11 @@ def page() -> None:
             "lm_model", [lb for lb, m in vaes.items() if m.latent_dim == 2]
         )
     if label is None:
-        st.info(tr(TEXT, "no_2d"))
+        st.info(tr("latent_map.no_2d"))
     else:
         model = vaes[label]
         key = models.model_key(label, model)
-        with st.spinner(tr(TEXT, "encoding")):
+        with st.spinner(tr("latent_map.encoding")):
             encoded = _encode(model, key, dataset)
         _map_view(model, key, dataset, encoded, x, clf)
     st.divider()
@@ -127,7 +85,7 @@ def page() -> None:
     if wide:
         _kl_ui(*wide[0], dataset)
     else:
-        st.caption(tr(TEXT, "no_16d"))
+        st.caption(tr("latent_map.no_16d"))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -204,10 +162,10 @@ def _map_view(
     chart_col, point_col = st.columns([3, 2], gap="large")
     with point_col:
         z1 = st.slider(
-            tr(TEXT, "z1"), -LIMIT, LIMIT, step=0.05, key="lm_z1", persist_state="session"
+            tr("latent_map.z1"), -LIMIT, LIMIT, step=0.05, key="lm_z1", persist_state="session"
         )
         z2 = st.slider(
-            tr(TEXT, "z2"), -LIMIT, LIMIT, step=0.05, key="lm_z2", persist_state="session"
+            tr("latent_map.z2"), -LIMIT, LIMIT, step=0.05, key="lm_z2", persist_state="session"
         )
         cls = (
             widgets.class_ui("lm_cls", dataset, min(10, model.config.num_classes))
@@ -225,14 +183,14 @@ def _map_view(
             widgets.as_bytes(weights),
             8,
         )
-        st.caption(tr(TEXT, "decoded", z1=z1, z2=z2))
+        st.caption(tr("latent_map.decoded", z1=z1, z2=z2))
         left, right = st.columns(2)
         with left:
             widgets.image_ui(frame.png)
         with right:
             widgets.readout_ui(frame, dataset)
         i = explore_math.nearest(encoded, (z1, z2))
-        st.caption(tr(TEXT, "nearest", i=i, name=names[i]))
+        st.caption(tr("latent_map.nearest", i=i, name=names[i]))
         widgets.image_ui(imaging.png_bytes(to_uint8(x[i : i + 1])[0], 4))
     with chart_col:
         st.altair_chart(
@@ -243,13 +201,13 @@ def _map_view(
             width="content",
         )
     st.divider()
-    st.subheader(tr(TEXT, "manifold"))
+    st.subheader(tr("latent_map.manifold"))
     size, spread, note = st.columns(3, gap="large", vertical_alignment="bottom")
-    n = size.slider(tr(TEXT, "grid_n"), 4, 20, key="lm_n", persist_state="session")
+    n = size.slider(tr("common.grid_size"), 4, 20, key="lm_n", persist_state="session")
     extent = spread.slider(
-        tr(TEXT, "extent"), 0.5, LIMIT, step=0.5, key="lm_ext", persist_state="session"
+        tr("latent_map.extent"), 0.5, LIMIT, step=0.5, key="lm_ext", persist_state="session"
     )
-    note.caption(tr(TEXT, "manifold_caption", n=n, e=extent))
+    note.caption(tr("latent_map.manifold_caption", n=n, e=extent))
     weights = (
         explore_math.class_weights(model.config.num_classes, cls, n=n * n)
         if cls is not None
@@ -277,19 +235,19 @@ def _kl(_model: nn.Module, key: str, dataset: str) -> np.ndarray:
 
 
 def _kl_ui(label: str, model: nn.Module, dataset: str) -> None:
-    st.subheader(tr(TEXT, "kl"))
+    st.subheader(tr("latent_map.kl"))
     kl = _kl(model, models.model_key(label, model), dataset)
     width = len(str(len(kl) - 1))
     import pandas as pd
 
     table = pd.DataFrame(
         {
-            tr(TEXT, "dimension"): [f"z{j:0{width}d}" for j in range(len(kl))],
-            tr(TEXT, "kl_axis"): kl,
+            tr("latent_map.dimension"): [f"z{j:0{width}d}" for j in range(len(kl))],
+            tr("latent_map.kl_axis"): kl,
         }
     )
-    st.bar_chart(table, x=tr(TEXT, "dimension"), y=tr(TEXT, "kl_axis"), height=260)
+    st.bar_chart(table, x=tr("latent_map.dimension"), y=tr("latent_map.kl_axis"), height=260)
     st.caption(
-        tr(TEXT, "kl_caption", k=explore_math.used_dimensions(kl), d=len(kl))
+        tr("latent_map.kl_caption", k=explore_math.used_dimensions(kl), d=len(kl))
         + f" ({models.model_title(label)})"
     )

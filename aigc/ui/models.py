@@ -27,30 +27,9 @@ UPLOAD_SUFFIX = ".safetensors"
 REFUSED_SUFFIXES = ("pt", "pth", "pkl", "pickle", "ckpt", "bin")
 MAX_SESSION_MODELS = 8  # each is a few MB of this session's memory
 
-TEXT = {
-    "shipped": {"en": "{kind} · {dataset} (shipped)", "zh": "{kind} · {dataset}(内置)"},
-    "your_weights": {"en": "Your own weights", "zh": "你自己的权重"},
-    "upload": {"en": "Upload a .safetensors file", "zh": "上传 .safetensors 文件"},
-    "upload_help": {
-        "en": "Weights saved by `python -m aigc train`. Only safetensors files are opened; they "
-        "hold numbers, not code. The model stays in this browser session only.",
-        "zh": "由 `python -m aigc train` 保存的权重。只打开 safetensors 文件(只含数字,不含代码)。"
-        "模型只保留在本次浏览器会话中。",
-    },
-    "loaded": {
-        "en": "Loaded **{label}**: pick it in the model list.",
-        "zh": "已加载 **{label}**:可在模型列表中选择。",
-    },
-    "failed": {"en": "Could not load these weights:", "zh": "无法加载这些权重:"},
-    "loading": {"en": "Loading the model…", "zh": "正在加载模型…"},
-    "full": {
-        "en": "this session already holds {n} models of its own; reload the page to start over",
-        "zh": "本会话已有 {n} 个自己的模型;刷新页面即可重新开始",
-    },
-}
 
-_KIND_NAMES = {"gan": "GAN", "vae": "VAE", "classifier": "Classifier"}
-DATASET_NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+def dataset_name(dataset: str) -> str:
+    return tr(f"names.{dataset}")
 
 
 def _shipped_kind(name: str) -> tuple[str, str]:
@@ -103,8 +82,8 @@ def model_title(label: str) -> str:
     if label not in SHIPPED:
         return label
     kind, dataset = _shipped_kind(label)
-    kind_name = "2-D VAE" if label.startswith("vae2d") else _KIND_NAMES[kind]
-    return tr(TEXT, "shipped", kind=kind_name, dataset=DATASET_NAMES[dataset])
+    kind_name = tr("names.vae2d" if label.startswith("vae2d") else f"names.{kind}")
+    return tr("models.shipped", kind=kind_name, dataset=dataset_name(dataset))
 
 
 _session_keys: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
@@ -163,12 +142,12 @@ def _upload_label(filename: str, model: nn.Module) -> str:
 
 def upload_ui() -> None:
     """Sidebar: upload a weights file into this session's models; errors shown, never raised."""
-    with st.sidebar.expander(tr(TEXT, "your_weights")):
+    with st.sidebar.expander(tr("models.your_weights")):
         upload = st.file_uploader(
-            tr(TEXT, "upload"),
+            tr("models.upload"),
             type=[UPLOAD_SUFFIX[1:], *REFUSED_SUFFIXES],
             key="weights_upload",
-            help=tr(TEXT, "upload_help"),
+            help=tr("models.upload_help"),
         )
         if upload is None:
             return
@@ -182,13 +161,13 @@ def upload_ui() -> None:
             else:
                 own = session_models()
                 if len(own) >= MAX_SESSION_MODELS:
-                    results[upload.file_id] = ("error", tr(TEXT, "full", n=MAX_SESSION_MODELS))
+                    results[upload.file_id] = ("error", tr("models.full", n=MAX_SESSION_MODELS))
                 else:
                     label = _upload_label(upload.name, model)
                     own[label] = model
                     results[upload.file_id] = ("ok", label)
         status, text = results[upload.file_id]
         if status == "ok":
-            st.success(tr(TEXT, "loaded", label=text))
+            st.success(tr("models.loaded", label=text))
         else:
-            st.error(f"{tr(TEXT, 'failed')} {text}")
+            st.error(f"{tr('models.failed')} {text}")

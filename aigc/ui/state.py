@@ -221,33 +221,8 @@ def link(base_url: str | None, query: Mapping[str, str]) -> str:
     return f"{base}?{urlencode(query)}" if query else base or "?"
 
 
-TEXT = {
-    "not_a_number": {
-        "en": "Link parameter {param}={raw!r} is not a number; using {used!r}.",
-        "zh": "链接参数 {param}={raw!r} 不是数字;改用 {used!r}。",
-    },
-    "out_of_range": {
-        "en": "Link parameter {param}={raw!r} is out of range; using {used!r}.",
-        "zh": "链接参数 {param}={raw!r} 超出范围;改用 {used!r}。",
-    },
-    "unknown_choice": {
-        "en": "Link parameter {param}={raw!r} is not one of the choices; using {used!r}.",
-        "zh": "链接参数 {param}={raw!r} 不是可选值;改用 {used!r}。",
-    },
-    "too_long": {
-        "en": "Link parameter {param} is too long; using {used!r}.",
-        "zh": "链接参数 {param} 太长;改用 {used!r}。",
-    },
-    "too_many": {
-        "en": "Link parameter {param} lists too many values; using {used!r}.",
-        "zh": "链接参数 {param} 的值太多;改用 {used!r}。",
-    },
-    "share": {"en": "Link to exactly this", "zh": "分享此状态的链接"},
-}
-
-
 def notice_text(notice: Notice) -> str:
-    return tr(TEXT, notice.problem, param=notice.key, raw=notice.raw, used=notice.used)
+    return tr(f"state.{notice.problem}", param=notice.key, raw=notice.raw, used=notice.used)
 
 
 def _written() -> dict[str, dict[str, str]]:
@@ -277,5 +252,5 @@ def publish(page: str, schema: Schema, values: Mapping[str, object]) -> dict[str
 
 def share_ui(query: Mapping[str, str]) -> None:
     """The link that reopens this exact view, in a code block with a copy button."""
-    st.caption(tr(TEXT, "share"))
+    st.caption(tr("state.share"))
     st.code(link(st.context.url, query), language=None, wrap_lines=True)

@@ -35,126 +35,6 @@ LIVE = "train_live"  # session_state: the LiveRun being watched
 RESULT = "train_result"  # session_state: the Result of the last run that ended
 NOTICE = "train_notice"  # session_state: a one-off message for the next render
 
-TEXT = {
-    "title": {"en": "Train live", "zh": "现场训练"},
-    "intro": {
-        "en": "Train a small GAN or VAE from scratch and watch it learn: the curves, "
-        "the discriminator's guesses and a grid of samples from fixed noise update twice a "
-        "second.",
-        "zh": "从零训练一个小型 GAN 或 VAE，看着它学习：损失曲线、判别器的判断和由固定噪声生成的"
-        "样本网格每秒刷新两次。",
-    },
-    "kind": {"en": "Model", "zh": "模型"},
-    "dataset": {"en": "Dataset", "zh": "数据集"},
-    "mnist": {"en": "MNIST digits", "zh": "MNIST 手写数字"},
-    "fashion": {"en": "Fashion-MNIST clothes", "zh": "Fashion-MNIST 服饰"},
-    "conditional": {"en": "Conditional (one row per class)", "zh": "条件模型（每行一个类别）"},
-    "conditional_help": {
-        "en": "The model is told which class to draw, so each row of the grid is one class.",
-        "zh": "告诉模型要画哪个类别，网格的每一行就是一个类别。",
-    },
-    "lr": {"en": "Learning rate", "zh": "学习率"},
-    "batch": {"en": "Batch size", "zh": "批大小"},
-    "budget": {"en": "Budget", "zh": "训练预算"},
-    "by_seconds": {"en": "seconds", "zh": "按秒"},
-    "by_steps": {"en": "steps", "zh": "按步数"},
-    "seconds": {"en": "Seconds of training", "zh": "训练秒数"},
-    "steps": {"en": "Training steps", "zh": "训练步数"},
-    "start": {"en": "Start", "zh": "开始"},
-    "pause": {"en": "Pause", "zh": "暂停"},
-    "resume": {"en": "Resume", "zh": "继续"},
-    "stop": {"en": "Stop", "zh": "停止"},
-    "reset": {"en": "Reset", "zh": "重置"},
-    "queued": {
-        "en": "Waiting for a free slot: number {position} in the queue. "
-        "Other people are training right now.",
-        "zh": "正在等待空闲名额：排队第 {position} 位。其他人正在训练。",
-    },
-    "starting": {"en": "Starting…", "zh": "正在启动…"},
-    "sidebar_queued": {
-        "en": "Training: queued ({position})",
-        "zh": "训练：排队中（第 {position} 位）",
-    },
-    "sidebar_running": {"en": "Training: step {step:,}", "zh": "训练：第 {step:,} 步"},
-    "sidebar_paused": {"en": "Training: paused", "zh": "训练：已暂停"},
-    "running": {"en": "Training: step {step:,}", "zh": "训练中：第 {step:,} 步"},
-    "paused": {
-        "en": "Paused at step {step:,}. Drag the timeline to look back.",
-        "zh": "已暂停在第 {step:,} 步。拖动时间轴可回看。",
-    },
-    "finished": {
-        "en": "Finished: {step:,} steps in {seconds:.1f} s.",
-        "zh": "训练完成：{seconds:.1f} 秒内 {step:,} 步。",
-    },
-    "stopped": {
-        "en": "Stopped at step {step:,} after {seconds:.1f} s.",
-        "zh": "已在第 {step:,} 步停止，用时 {seconds:.1f} 秒。",
-    },
-    "diverged": {
-        "en": "Training diverged ({reason}). The grid shows the last good snapshot; "
-        "try a smaller learning rate.",
-        "zh": "训练发散（{reason}）。网格显示的是最后一个正常的快照；请尝试更小的学习率。",
-    },
-    "failed": {"en": "Training failed: {reason}", "zh": "训练出错：{reason}"},
-    "expired": {
-        "en": "The run was stopped because this page stopped checking on it.",
-        "zh": "由于页面长时间未查看，训练已被停止。",
-    },
-    "saved": {
-        "en": "Saved for this session as **{label}**: Explore and Interpolate can use it.",
-        "zh": "已在本次会话中保存为 **{label}**：“探索”和“插值”页面可以使用它。",
-    },
-    "session_full": {
-        "en": "This session already holds {n} models of its own, so this one was not added to "
-        "the model list. You can still download it.",
-        "zh": "本会话已有 {n} 个自己的模型，因此这个模型没有加入模型列表。你仍然可以下载它。",
-    },
-    "my_model": {"en": "my {kind} ({dataset}, {time})", "zh": "我的 {kind}（{dataset}，{time}）"},
-    "download": {"en": "Download weights (.safetensors)", "zh": "下载权重（.safetensors）"},
-    "step": {"en": "Step", "zh": "步数"},
-    "images_per_s": {"en": "Images/s", "zh": "图像/秒"},
-    "elapsed": {"en": "Elapsed", "zh": "已用时间"},
-    "eta": {"en": "Time left", "zh": "剩余时间"},
-    "recognisable": {"en": "Recognisable", "zh": "可辨认度"},
-    "recognisable_help": {
-        "en": "Share of the grid's samples that the {dataset} classifier takes for the class "
-        "they were drawn for.",
-        "zh": "网格中被 {dataset} 分类器判为其目标类别的样本比例。",
-    },
-    "no_classifier": {
-        "en": "The classifier that scores samples is not ready yet (it is still training).",
-        "zh": "给样本打分的分类器还没有准备好（仍在训练中）。",
-    },
-    "unconditional": {
-        "en": "Only a conditional model says which class a sample should be.",
-        "zh": "只有条件模型才规定样本应属于哪个类别。",
-    },
-    "grid_caption": {
-        "en": "Samples from fixed noise at step {step:,}.",
-        "zh": "第 {step:,} 步时由固定噪声生成的样本。",
-    },
-    "rows": {"en": "Rows, top to bottom: {names}.", "zh": "各行从上到下：{names}。"},
-    "timeline": {"en": "Timeline", "zh": "时间轴"},
-    "timeline_step": {"en": "step {step:,}", "zh": "第 {step:,} 步"},
-    "timeline_hint": {
-        "en": "Pause (or wait for the end) to scrub back through earlier snapshots.",
-        "zh": "暂停（或等训练结束）后可拖动时间轴回看之前的快照。",
-    },
-    "losses": {"en": "Losses", "zh": "损失"},
-    "d_outputs": {
-        "en": "Discriminator: probability it calls an image real",
-        "zh": "判别器：认为图像为真的概率",
-    },
-    "no_snapshot": {"en": "No samples yet.", "zh": "还没有样本。"},
-    # Curve names: the Learn page points at these same strings.
-    "curve_g": {"en": "G loss", "zh": "G 损失"},
-    "curve_d": {"en": "D loss", "zh": "D 损失"},
-    "curve_d_real": {"en": "D(x)", "zh": "D(x)"},
-    "curve_d_fake": {"en": "D(G(z))", "zh": "D(G(z))"},
-    "curve_recon": {"en": "reconstruction", "zh": "重建"},
-    "curve_kl": {"en": "KL", "zh": "KL"},
-    "curve_total": {"en": "total (−ELBO)", "zh": "总损失（−ELBO）"},
-}
 
 # (chart, loss key in the events, curve name in TEXT), per model kind
 CURVES = {
@@ -221,11 +101,11 @@ def _scorer(dataset: str) -> runs.Scorer | None:
 
 def settings_ui(disabled: bool) -> Settings:
     # Labels are looked up now: a format_func may be called outside this script run.
-    names = {key: tr(TEXT, key) for key in (*data.DATASETS, "by_seconds", "by_steps")}
+    names = {key: tr(f"train_live.{key}") for key in (*data.DATASETS, "by_seconds", "by_steps")}
     col_a, col_b = st.columns(2)
     with col_a:
         kind = st.radio(
-            tr(TEXT, "kind"),
+            tr("common.model"),
             list(KIND_NAMES),
             format_func=KIND_NAMES.get,
             horizontal=True,
@@ -233,16 +113,16 @@ def settings_ui(disabled: bool) -> Settings:
             key="train_kind",
         )
         dataset = st.selectbox(
-            tr(TEXT, "dataset"),
+            tr("common.dataset"),
             data.DATASETS,
             format_func=names.get,
             disabled=disabled,
             key="train_dataset",
         )
         conditional = st.toggle(
-            tr(TEXT, "conditional"),
+            tr("train_live.conditional"),
             value=True,
-            help=tr(TEXT, "conditional_help"),
+            help=tr("train_live.conditional_help"),
             disabled=disabled,
             key="train_conditional",
         )
@@ -250,7 +130,7 @@ def settings_ui(disabled: bool) -> Settings:
     with col_b:
         # Keys per kind: switching GAN <-> VAE brings back that kind's own recipe defaults.
         lr = st.select_slider(
-            tr(TEXT, "lr"),
+            tr("train_live.lr"),
             LEARNING_RATES,
             value=recipe.lr,
             format_func=lambda v: f"{v:g}",
@@ -258,14 +138,14 @@ def settings_ui(disabled: bool) -> Settings:
             key=f"train_lr_{kind}",
         )
         batch_size = st.select_slider(
-            tr(TEXT, "batch"),
+            tr("train_live.batch"),
             BATCH_SIZES,
             value=recipe.batch_size,
             disabled=disabled,
             key=f"train_batch_{kind}",
         )
         by = st.radio(
-            tr(TEXT, "budget"),
+            tr("train_live.budget"),
             ("seconds", "steps"),
             format_func=lambda b: names[f"by_{b}"],
             horizontal=True,
@@ -274,11 +154,17 @@ def settings_ui(disabled: bool) -> Settings:
         )
         if by == "seconds":
             amount = st.number_input(
-                tr(TEXT, "seconds"), 1, MAX_SECONDS, 20, disabled=disabled, key="train_seconds"
+                tr("train_live.seconds"), 1, MAX_SECONDS, 20, disabled=disabled, key="train_seconds"
             )
         else:
             amount = st.number_input(
-                tr(TEXT, "steps"), 10, MAX_STEPS, 500, step=50, disabled=disabled, key="train_steps"
+                tr("train_live.steps"),
+                10,
+                MAX_STEPS,
+                500,
+                step=50,
+                disabled=disabled,
+                key="train_steps",
             )
     return Settings(
         kind=kind,
@@ -352,8 +238,7 @@ def _finish(live: LiveRun, view: RunView) -> None:
 
 def _unique_label(settings: Settings, taken: dict) -> str:
     base = tr(
-        TEXT,
-        "my_model",
+        "train_live.my_model",
         kind=KIND_NAMES[settings.kind],
         dataset=settings.dataset,
         time=dt.datetime.now().strftime("%H:%M"),
@@ -377,7 +262,7 @@ def _poll() -> tuple[LiveRun, RunView] | None:
         view = run_manager().view(live.run_id)
     except runs.UnknownRun:
         st.session_state.pop(LIVE, None)
-        st.session_state[NOTICE] = tr(TEXT, "expired")
+        st.session_state[NOTICE] = tr("train_live.expired")
         st.rerun()
     if view.ended:
         _finish(live, view)
@@ -402,11 +287,11 @@ def _sidebar_panel() -> None:
         return
     view = polled[1]
     if view.status is Status.QUEUED:
-        st.caption(tr(TEXT, "sidebar_queued", position=view.queue_position))
+        st.caption(tr("train_live.sidebar_queued", position=view.queue_position))
     elif view.status is Status.PAUSED:
-        st.caption(tr(TEXT, "sidebar_paused"))
+        st.caption(tr("train_live.sidebar_paused"))
     else:
-        st.caption(tr(TEXT, "sidebar_running", step=view.step))
+        st.caption(tr("train_live.sidebar_running", step=view.step))
 
 
 def _live_panel() -> None:
@@ -419,18 +304,21 @@ def _live_panel() -> None:
     toggle = "resume" if view.status is Status.PAUSED else "pause"
     for col, action in zip(controls, (toggle, "stop"), strict=False):
         col.button(
-            tr(TEXT, action), on_click=_steer, args=(action, live.run_id), key=f"train_{action}"
+            tr(f"train_live.{action}"),
+            on_click=_steer,
+            args=(action, live.run_id),
+            key=f"train_{action}",
         )
     if view.status is Status.QUEUED:
-        st.info(tr(TEXT, "queued", position=view.queue_position))
+        st.info(tr("train_live.queued", position=view.queue_position))
         return
     if view.status is Status.PAUSED:
-        st.warning(tr(TEXT, "paused", step=view.step))
+        st.warning(tr("train_live.paused", step=view.step))
     elif view.step == 0:
-        st.info(tr(TEXT, "starting"))
+        st.info(tr("train_live.starting"))
     else:
         done = view.elapsed / (view.elapsed + view.eta_s) if view.eta_s is not None else 0.0
-        st.progress(min(1.0, done), text=tr(TEXT, "running", step=view.step))
+        st.progress(min(1.0, done), text=tr("train_live.running", step=view.step))
     _show_run(view, live, scrub=view.status is Status.PAUSED, key=f"timeline_live_{live.run_id}")
 
 
@@ -438,17 +326,17 @@ def _result_panel(result: Result) -> None:
     view = result.view
     reason = view.message
     if view.status is Status.FINISHED:
-        st.success(tr(TEXT, "finished", step=view.step, seconds=view.elapsed))
+        st.success(tr("train_live.finished", step=view.step, seconds=view.elapsed))
     elif view.status is Status.STOPPED:
-        st.info(tr(TEXT, "stopped", step=view.step, seconds=view.elapsed))
+        st.info(tr("train_live.stopped", step=view.step, seconds=view.elapsed))
     elif view.status is Status.DIVERGED:
-        st.error(tr(TEXT, "diverged", reason=reason.removeprefix("diverged: ")))
+        st.error(tr("train_live.diverged", reason=reason.removeprefix("diverged: ")))
     else:
-        st.error(tr(TEXT, "failed", reason=reason))
+        st.error(tr("train_live.failed", reason=reason))
     if result.label is not None:
-        st.markdown(tr(TEXT, "saved", label=result.label))
+        st.markdown(tr("train_live.saved", label=result.label))
     elif result.model is not None:
-        st.warning(tr(TEXT, "session_full", n=models.MAX_SESSION_MODELS))
+        st.warning(tr("train_live.session_full", n=models.MAX_SESSION_MODELS))
     if result.model is not None:
         settings = result.live.settings
         provenance = {
@@ -463,7 +351,7 @@ def _result_panel(result: Result) -> None:
         }
         model = result.model
         st.download_button(
-            tr(TEXT, "download"),
+            tr("train_live.download"),
             data=lambda: to_bytes(model, provenance),
             file_name=f"my_{settings.kind}_{settings.dataset}.safetensors",
             mime="application/octet-stream",
@@ -478,24 +366,24 @@ def _show_run(view: RunView, live: LiveRun, *, scrub: bool, key: str) -> None:
     shown = snapshots[-1] if snapshots else None
     if scrub and len(snapshots) > 1:
         steps = [s.step for s in snapshots]
-        names = {s: tr(TEXT, "timeline_step", step=s) for s in steps}
+        names = {s: tr("train_live.timeline_step", step=s) for s in steps}
         step = st.select_slider(
-            tr(TEXT, "timeline"), steps, value=steps[-1], format_func=names.get, key=key
+            tr("train_live.timeline"), steps, value=steps[-1], format_func=names.get, key=key
         )
         shown = snapshots[steps.index(step)]
     elif not scrub:
-        st.caption(tr(TEXT, "timeline_hint"))
+        st.caption(tr("train_live.timeline_hint"))
     _metrics(view, live, shown)
     left, right = st.columns([1, 1])
     with left:
         if shown is None:
-            st.caption(tr(TEXT, "no_snapshot"))
+            st.caption(tr("train_live.no_snapshot"))
         else:
             picture = imaging.upscale(imaging.grid(shown.samples, cols=10), GRID_SCALE)
-            caption = tr(TEXT, "grid_caption", step=shown.step)
+            caption = tr("train_live.grid_caption", step=shown.step)
             if live.settings.conditional:
                 names = ", ".join(data.CLASS_NAMES[live.settings.dataset])
-                caption += " " + tr(TEXT, "rows", names=names)
+                caption += " " + tr("train_live.rows", names=names)
             st.image(picture, caption=caption)
     with right:
         _curves(view, live.settings.kind)
@@ -503,16 +391,16 @@ def _show_run(view: RunView, live: LiveRun, *, scrub: bool, key: str) -> None:
 
 def _metrics(view: RunView, live: LiveRun, shown: runs.Snapshot | None) -> None:
     cols = st.columns(5)
-    cols[0].metric(tr(TEXT, "step"), f"{view.step:,}")
-    cols[1].metric(tr(TEXT, "images_per_s"), f"{view.images_per_s:,.0f}")
-    cols[2].metric(tr(TEXT, "elapsed"), f"{view.elapsed:.1f} s")
-    cols[3].metric(tr(TEXT, "eta"), "—" if view.eta_s is None else f"{view.eta_s:.0f} s")
+    cols[0].metric(tr("train_live.step"), f"{view.step:,}")
+    cols[1].metric(tr("train_live.images_per_s"), f"{view.images_per_s:,.0f}")
+    cols[2].metric(tr("train_live.elapsed"), f"{view.elapsed:.1f} s")
+    cols[3].metric(tr("train_live.eta"), "—" if view.eta_s is None else f"{view.eta_s:.0f} s")
     scores = [s.score for s in view.snapshots if s.score is not None]
     if shown is not None and shown.score is not None:
         cols[4].metric(
-            tr(TEXT, "recognisable"),
+            tr("train_live.recognisable"),
             f"{shown.score:.0%}",
-            help=tr(TEXT, "recognisable_help", dataset=live.settings.dataset),
+            help=tr("train_live.recognisable_help", dataset=live.settings.dataset),
             chart_data=scores,
         )
     else:
@@ -522,7 +410,7 @@ def _metrics(view: RunView, live: LiveRun, shown: runs.Snapshot | None) -> None:
             why = "no_classifier"
         else:
             why = "no_snapshot"
-        cols[4].metric(tr(TEXT, "recognisable"), "—", help=tr(TEXT, why))
+        cols[4].metric(tr("train_live.recognisable"), "—", help=tr(f"train_live.{why}"))
 
 
 def _curves(view: RunView, kind: str) -> None:
@@ -530,27 +418,27 @@ def _curves(view: RunView, kind: str) -> None:
         return
     charts: dict[str, dict[str, list[float]]] = {}
     for chart, key, name in CURVES[kind]:
-        series = charts.setdefault(chart, {tr(TEXT, "step"): [p.step for p in view.curve]})
-        series[tr(TEXT, name)] = [p.losses[key] for p in view.curve]
+        series = charts.setdefault(chart, {tr("train_live.step"): [p.step for p in view.curve]})
+        series[tr(f"train_live.{name}")] = [p.losses[key] for p in view.curve]
     for chart, series in charts.items():
-        st.caption(tr(TEXT, chart))
-        st.line_chart(series, x=tr(TEXT, "step"), height=220)
+        st.caption(tr(f"train_live.{chart}"))
+        st.line_chart(series, x=tr("train_live.step"), height=220)
 
 
 def page() -> None:
-    st.title(tr(TEXT, "title"))
-    st.caption(tr(TEXT, "intro"))
+    st.title(tr("pages.train_live"))
+    st.caption(tr("train_live.intro"))
     live = st.session_state.get(LIVE)
     settings = settings_ui(disabled=live is not None)
     buttons = st.columns(6)
     # A plain button, not a callback: callback args are bound when the button is drawn, and a
     # value changed just before the click would be missed.
     if buttons[0].button(
-        tr(TEXT, "start"), type="primary", disabled=live is not None, key="train_start"
+        tr("train_live.start"), type="primary", disabled=live is not None, key="train_start"
     ):
         _start(settings)
         st.rerun()
-    buttons[1].button(tr(TEXT, "reset"), on_click=_reset, key="train_reset")
+    buttons[1].button(tr("train_live.reset"), on_click=_reset, key="train_reset")
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         st.warning(notice)

@@ -20,67 +20,21 @@ import torch
 from torch import nn
 
 from aigc import imaging, latent, metrics
-from aigc.data import CLASS_NAMES, DATASETS
+from aigc.data import DATASETS
 from aigc.models import GAN, VAE, Classifier
 from aigc.training import to_uint8
 from aigc.ui import models
-from aigc.ui.i18n import lang, tr
+from aigc.ui.i18n import texts, tr
 
 MAX_SEED = 2**31 - 1
 DIRECTIONS = 6  # principal directions offered as sliders
 SCALE = 12  # 28 px -> 336 px, nearest-neighbour: crisp pixels at the size shown
 
-TEXT = {
-    "kind": {"en": "Model", "zh": "模型"},
-    "dataset": {"en": "Dataset", "zh": "数据集"},
-    "weights": {"en": "Weights", "zh": "权重"},
-    "seed": {"en": "Seed", "zh": "种子"},
-    "seed_help": {
-        "en": "A seed names one point of the latent space; the same seed is the same image.",
-        "zh": "种子对应潜在空间中的一个点;同一种子总是同一张图。",
-    },
-    "dice": {"en": "Random seed", "zh": "随机种子"},
-    "class": {"en": "Class", "zh": "类别"},
-    "says": {
-        "en": "Classifier: **{name}** ({p:.0%} sure)",
-        "zh": "分类器:**{name}**(置信度 {p:.0%})",
-    },
-    "real": {"en": "Discriminator: **{p:.0%}** real", "zh": "判别器:**{p:.0%}** 像真图"},
-    "readout_help": {
-        "en": "The classifier was trained on the real dataset and judges what the image shows. "
-        "A GAN's own discriminator gives the probability it takes the image for a real one.",
-        "zh": "分类器在真实数据集上训练,判断图像画的是什么。GAN 自己的判别器给出它认为这张图是真实图片的概率。",
-    },
-    "no_models": {
-        "en": "No {kind} weights for {dataset} yet. They appear in `weights/` once trained "
-        "(`scripts/train_weights.sh`); you can also upload your own in the sidebar.",
-        "zh": "{dataset} 还没有 {kind} 权重。训练后(`scripts/train_weights.sh`)会出现在 "
-        "`weights/` 中;也可以在侧边栏上传你自己的权重。",
-    },
-    "unavailable": {
-        "en": "The model {label!r} is not available in this session; showing {used}.",
-        "zh": "本会话中没有模型 {label!r};改为显示 {used}。",
-    },
-}
-
-_FASHION_ZH = (
-    "T恤/上衣",
-    "裤子",
-    "套头衫",
-    "连衣裙",
-    "外套",
-    "凉鞋",
-    "衬衫",
-    "运动鞋",
-    "包",
-    "短靴",
-)
-
 
 def class_names(dataset: str) -> tuple[str, ...]:
     """The dataset's class names in the session's language (looked up once per call: widgets
     format every option on every rerun)."""
-    return _FASHION_ZH if dataset == "fashion" and lang() == "zh" else CLASS_NAMES[dataset]
+    return texts(f"classes.{dataset}")
 
 
 @contextmanager
@@ -204,7 +158,7 @@ def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str 
     cols = st.columns([1, 2, 3], vertical_alignment="bottom")
     with cols[0]:
         kind = st.segmented_control(
-            tr(TEXT, "kind"),
+            tr("common.model"),
             kinds,
             format_func=str.upper,
             key=f"{prefix}_kind",
@@ -216,15 +170,15 @@ def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str 
     with cols[2]:
         label = model_select_ui(f"{prefix}_model", models.available_models(kind, dataset))
     if label is None:
-        st.info(tr(TEXT, "no_models", kind=kind.upper(), dataset=models.DATASET_NAMES[dataset]))
+        st.info(tr("widgets.no_models", kind=kind.upper(), dataset=models.dataset_name(dataset)))
     return kind, dataset, label
 
 
 def dataset_ui(key: str) -> str:
     return st.segmented_control(
-        tr(TEXT, "dataset"),
+        tr("common.dataset"),
         DATASETS,
-        format_func=models.DATASET_NAMES.get,
+        format_func=models.dataset_name,
         key=key,
         required=True,
         persist_state="session",
@@ -241,10 +195,10 @@ def model_select_ui(key: str, options: list[str]) -> str | None:
     linked = st.session_state.pop(f"{key}_linked", False)
     if wanted not in options:
         if linked:
-            st.toast(tr(TEXT, "unavailable", label=wanted, used=models.model_title(options[0])))
+            st.toast(tr("widgets.unavailable", label=wanted, used=models.model_title(options[0])))
         st.session_state[key] = options[0]
     return st.selectbox(
-        tr(TEXT, "weights"),
+        tr("common.weights"),
         options,
         format_func=models.model_title,
         key=key,
@@ -266,16 +220,16 @@ def seed_ui(key: str) -> int:
     """A seed box with a 🎲 button beside it."""
     box, dice = st.columns([4, 1], vertical_alignment="bottom")
     with dice:
-        st.button("🎲", key=f"{key}_dice", help=tr(TEXT, "dice"), on_click=_roll, args=(key,))
+        st.button("🎲", key=f"{key}_dice", help=tr("widgets.dice"), on_click=_roll, args=(key,))
     with box:
         return int(
             st.number_input(
-                tr(TEXT, "seed"),
+                tr("common.seed"),
                 min_value=0,
                 max_value=MAX_SEED,
                 step=1,
                 key=key,
-                help=tr(TEXT, "seed_help"),
+                help=tr("common.seed_help"),
                 persist_state="session",
             )
         )
@@ -287,7 +241,7 @@ def class_ui(key: str, dataset: str, count: int = 10, label: str | None = None) 
     if st.session_state.get(key, 0) >= count:
         st.session_state[key] = 0
     return st.pills(
-        label or tr(TEXT, "class"),
+        label or tr("common.class"),
         range(count),
         format_func=class_names(dataset).__getitem__,
         key=key,
@@ -308,8 +262,8 @@ def readout_ui(frame: Frame, dataset: str) -> None:
     lines = []
     if frame.label is not None:
         name = class_names(dataset)[frame.label]
-        lines.append(tr(TEXT, "says", name=name, p=frame.confidence))
+        lines.append(tr("widgets.says", name=name, p=frame.confidence))
     if frame.realness is not None:
-        lines.append(tr(TEXT, "real", p=frame.realness))
+        lines.append(tr("widgets.real", p=frame.realness))
     if lines:
-        st.markdown("  \n".join(lines), help=tr(TEXT, "readout_help"))
+        st.markdown("  \n".join(lines), help=tr("widgets.readout_help"))
