@@ -9,15 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from aigc.ui import explore, feedback, interpolate, latent_map, learn, models, train_live
-from aigc.ui.i18n import LANGUAGES, language_name, tr
+from aigc.ui.i18n import language_ui, tr
 
 
 def main() -> None:
     st.set_page_config(page_title="aigc · latent playground", page_icon="🎛️", layout="wide")
-    if "lang" not in st.session_state:
-        st.session_state["lang"] = "en"
     # Drawn before the navigation so that the page titles below are already in this language.
-    st.sidebar.selectbox(tr("common.language"), LANGUAGES, format_func=language_name, key="lang")
+    language_ui()
 
     def page(module, name: str, icon: str, **kwargs) -> st.Page:
         return st.Page(

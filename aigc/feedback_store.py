@@ -31,6 +31,7 @@ DEFAULT_PATH = "feedback.sqlite3"
 MAX_COMMENT_CHARS = 2000
 MAX_NAME_CHARS = 200  # page, model and dataset names
 MAX_LATENT_DIMS = 4096
+MAX_LINK_CHARS = 4000
 BUSY_TIMEOUT_MS = 30_000
 SCALES = {"stars": (1, 2, 3, 4, 5), "thumbs": (-1, 1)}
 
@@ -46,9 +47,13 @@ CREATE TABLE IF NOT EXISTS ratings (
     latent TEXT,
     scale TEXT NOT NULL,
     rating INTEGER NOT NULL,
-    comment TEXT NOT NULL
+    comment TEXT NOT NULL,
+    link TEXT NOT NULL DEFAULT ''
 )
 """
+# Columns added since the first release, with their definitions: files made before them gain
+# them on first open (SQLite's ALTER TABLE ADD COLUMN keeps every row).
+_ADDED_COLUMNS = {"link": "TEXT NOT NULL DEFAULT ''"}
 # Schema set-up changes the journal mode, which needs the database to itself: do it once per
 # file per process rather than racing on every connection.
 _ready: set[Path] = set()
@@ -68,6 +73,7 @@ class Rating:
     scale: str  # "stars" (1-5) or "thumbs" (-1/+1)
     rating: int
     comment: str
+    link: str  # reopens the rated image; '' for ratings stored before links were
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class ModelSummary:
 
 
 COLUMNS = tuple(f.name for f in fields(Rating))
-_TEXT_COLUMNS = {"page", "model", "dataset", "comment"}
+_TEXT_COLUMNS = {"page", "model", "dataset", "comment", "link"}
 
 
 def db_path() -> Path:
@@ -99,6 +105,7 @@ def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
             if key not in _ready:
                 _use_wal(con)
                 con.execute(_SCHEMA)
+                _add_columns(con)
                 _ready.add(key)
         yield con
     finally:
@@ -121,6 +128,13 @@ def _use_wal(con: sqlite3.Connection) -> None:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    have = {row[1] for row in con.execute("PRAGMA table_info(ratings)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in have:
+            con.execute(f"ALTER TABLE ratings ADD COLUMN {name} {definition}")
 
 
 def _resolve(path: Path | None) -> Path:
@@ -146,6 +160,7 @@ def add_rating(
     seed: int | None = None,
     latent: Iterable[float] | None = None,
     comment: str = "",
+    link: str = "",
     path: Path | None = None,
 ) -> int:
     """Store one rating and return its id.
@@ -154,6 +169,7 @@ def add_rating(
         rating: 1-5 for ``scale="stars"``, -1 or +1 for ``scale="thumbs"``.
         latent: the latent vector the image came from (stored as JSON), if there is one.
         comment: free text up to MAX_COMMENT_CHARS, stored as given.
+        link: the page link that reopens the rated image, up to MAX_LINK_CHARS.
         path: the database file; default :func:`db_path`.
 
     Raises:
@@ -168,6 +184,8 @@ def add_rating(
             raise ValueError(f"{name} must be text of 1 to {MAX_NAME_CHARS} characters")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise ValueError(f"comment must be text of at most {MAX_COMMENT_CHARS} characters")
+    if not isinstance(link, str) or len(link) > MAX_LINK_CHARS:
+        raise ValueError(f"link must be text of at most {MAX_LINK_CHARS} characters")
     row = (
         datetime.now(UTC).isoformat(timespec="seconds"),
         page,
@@ -179,13 +197,14 @@ def add_rating(
         scale,
         int(rating),
         comment,
+        link,
     )
     with _connect(path) as con:
         con.execute("BEGIN IMMEDIATE")
         try:
             cur = con.execute(
                 "INSERT INTO ratings (time, page, model, dataset, label, seed, latent, scale,"
-                " rating, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " rating, comment, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             con.execute("COMMIT")

@@ -63,3 +63,18 @@ def test_no_catalogue_is_written_in_python():
     """Texts in .py files drift from the catalogues and escape the test above."""
     for path in SOURCES:
         assert not re.search(r'"zh"\s*:', path.read_text()), path
+
+
+def test_a_link_opens_in_its_language_and_keeps_it():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="lang").value == "zh"
+    assert at.title[0].value == "探索潜在空间"
+    assert any("lang=zh" in code.value for code in at.code), "the shared link drops the language"
+    at.selectbox(key="lang").select("en").run()  # the old URL must not switch it back
+    assert at.title[0].value == "Explore the latent space"
+    assert "lang" not in at.query_params

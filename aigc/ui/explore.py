@@ -1,31 +1,26 @@
 """Explore: one image under your fingers (seed, class, principal-direction sliders, raw latent
 dimensions), a grid of seeds, GAN vs VAE side by side, and the discriminator's quality gate.
 
-Every slider lives in an ``st.fragment``, so moving one reruns only the picture it drives: one
-generator call (cached on the latent), one classifier call, one small PNG.
+Each view is an ``st.fragment`` holding its controls and its picture, so moving a slider or
+clicking a class reruns only that view: one cached call into `aigc.render`, one small PNG.
+The page turns widgets into a `Look`; what the look shows is the render path's business.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import numpy as np
 import streamlit as st
-import torch
-from torch import nn
 
-from aigc import explore_math, imaging, latent
+from aigc import render
 from aigc.data import DATASETS
-from aigc.models import Classifier
-from aigc.training import to_uint8
-from aigc.ui import feedback, models, state, widgets
+from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
+from aigc.ui import feedback, models, pictures, state, widgets
 from aigc.ui.i18n import tr
-from aigc.ui.widgets import DIRECTIONS, MAX_SEED, Steering
 
 PAGE = "explore"
 MODES = ("single", "grid", "compare", "gate")
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
-GATE_WANTED = 32
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
 
 SCHEMA: state.Schema = {
@@ -46,28 +41,6 @@ SCHEMA: state.Schema = {
 }
 
 
-@dataclass(frozen=True)
-class View:
-    """What the full run settled and every fragment rerun reuses."""
-
-    kind: str
-    dataset: str
-    label: str
-    model: nn.Module
-    key: str
-    classifier: Classifier | None
-    steering: Steering
-
-    @property
-    def conditional(self) -> bool:
-        return widgets.conditional(self.model)
-
-    @property
-    def classes(self) -> int:
-        """Classes the model can be asked for (10, unless an uploaded model has fewer)."""
-        return min(10, self.model.config.num_classes) or 10
-
-
 def _restore(values: dict) -> None:
     """Put a link's values into the widgets' session state, before any widget is drawn."""
     ss = st.session_state
@@ -81,7 +54,8 @@ def _restore(values: dict) -> None:
     ss["ex_raw"], ss["ex_raw_for"] = values["raw"], _LINKED
 
 
-def _publish() -> dict[str, str]:
+def _values() -> dict[str, object]:
+    """The page's state as the schema names it, from the widgets' session state."""
     ss = st.session_state
     names = ("kind", "data", "model", "mode", "cls", "seed", "to", "blend", "push", "n")
     values = {name: ss[f"ex_{name}"] for name in names}
@@ -91,7 +65,32 @@ def _publish() -> dict[str, str]:
         pcs.pop()
     values["pc"] = pcs
     values["raw"] = ss["ex_raw"] if ss["ex_mode"] == "single" else {}
-    return state.publish(PAGE, SCHEMA, values)
+    return values
+
+
+def _publish() -> dict[str, str]:
+    return state.publish(PAGE, SCHEMA, _values())
+
+
+@dataclass(frozen=True)
+class View:
+    """What the full run settled and every fragment rerun reuses."""
+
+    kind: str
+    dataset: str
+    label: str
+    model: render.Model
+    key: str
+    classifier: render.Model | None
+    steering: Steering
+
+    @property
+    def conditional(self) -> bool:
+        return render.conditional(self.model)
+
+    @property
+    def classes(self) -> int:
+        return render.classes(self.model)
 
 
 def page() -> None:
@@ -102,27 +101,14 @@ def page() -> None:
         _restore(linked)
     elif "ex_kind" not in st.session_state:
         _restore(state.parse(SCHEMA, {})[0])
-    kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
+    kind, dataset, label, spare = widgets.model_picker_ui("ex", ("gan", "vae"), spare=True)
     if label is None:
         return
-    modes = MODES if kind == "gan" else MODES[:-1]
-    if st.session_state["ex_mode"] not in modes:
-        st.session_state["ex_mode"] = "single"
-    mode = st.segmented_control(
-        tr("explore.mode"),
-        modes,
-        format_func=lambda m: tr(f"explore.{m}"),
-        key="ex_mode",
-        required=True,
-        persist_state="session",
-    )
+    with spare:
+        mode = _mode_ui(kind)
     with st.spinner(tr("common.loading")):
         view = _view(kind, dataset, label)
-        if mode == "compare":
-            other_kind = "vae" if kind == "gan" else "gan"
-            others = models.available_models(other_kind, dataset)
-            other = _view(other_kind, dataset, others[0]) if others else None
-    st.divider()
+        other = _other_view(view) if mode == "compare" else None
     if mode == "single":
         _single_view(view)
     elif mode == "grid":
@@ -133,94 +119,90 @@ def page() -> None:
         _gate_view(view)
 
 
+def _mode_ui(kind: str) -> str:
+    """The view picker; a VAE has no quality gate (no discriminator), and a link or a switch
+    from a GAN that asked for one is told so instead of silently losing it."""
+    modes = MODES if kind == "gan" else MODES[:-1]
+    if st.session_state.get("ex_mode") not in modes:
+        st.toast(tr("explore.gate_only_gan"), icon="ℹ️")
+    widgets.keep_choice("ex_mode", modes, "single")
+    return st.segmented_control(
+        tr("explore.mode"),
+        modes,
+        format_func=lambda m: tr(f"explore.{m}"),
+        key="ex_mode",
+        required=True,
+        persist_state="session",
+    )
+
+
 def _view(kind: str, dataset: str, label: str) -> View:
     model = models.get_model(label)
     key = models.model_key(label, model)
-    return View(
-        kind,
-        dataset,
-        label,
-        model,
-        key,
-        models.classifier(dataset),
-        widgets.steering(model, key, dataset),
-    )
+    steering = pictures.steering(model, key, dataset)
+    return View(kind, dataset, label, model, key, models.classifier(dataset), steering)
+
+
+def _other_view(v: View) -> View | None:
+    """The first model of the other kind on the same dataset, for GAN vs VAE."""
+    other_kind = "vae" if v.kind == "gan" else "gan"
+    others = models.available_models(other_kind, v.dataset)
+    return _view(other_kind, v.dataset, others[0]) if others else None
 
 
 # --- one image ------------------------------------------------------------------------------
 
 
-def _single_view(v: View) -> None:
-    """The discrete choices (class, seed, target class) rerun the page; the sliders and the
-    picture they drive are one fragment, so a slider move reruns only that."""
-    widths = [5, 3, 2] if v.conditional else [3, 2, 5]
-    slots = iter(st.columns(widths, gap="large", vertical_alignment="bottom"))
-    cls = None
-    if v.conditional:
-        with next(slots):
-            cls = widgets.class_ui("ex_cls", v.dataset, v.classes)
-    with next(slots):
-        seed = widgets.seed_ui("ex_seed")
-    with next(slots):
-        to = _target_ui(v)
-    _single_picture(v, cls, seed, to)
-
-
 @st.fragment
-def _single_picture(v: View, cls: int | None, seed: int, to: int) -> None:
-    controls, picture = st.columns([5, 4], gap="large")
+def _single_view(v: View) -> None:
+    """Picture first: beside its sliders on a wide screen, above them on a phone."""
+    picture, controls = st.columns([4, 5], gap="large")
     with controls:
+        look = _look_ui(v)
         coefficients = _direction_sliders_ui(v)
-        amount = _amount_ui(v)
-        z = _raw_latent_ui(v, seed)
-    z = explore_math.steer(
-        z,
-        v.steering.directions.vectors,
-        coefficients,
-        v.steering.class_vectors[to] if v.steering.class_vectors is not None else None,
-        amount,
-    )
-    weights = _weights(v, cls, to, amount)
-    frame = widgets.render_image(
-        v.model, v.classifier, v.key, widgets.as_bytes(z), widgets.as_bytes(weights)
-    )
+        raw = _raw_latent_ui(v, look.seed)
+    look = replace(look, directions=coefficients, raw=raw)
+    frame = pictures.image(v.model, v.classifier, v.steering, v.key, look)
     with picture:
         widgets.image_ui(frame.png)
         widgets.readout_ui(frame, v.dataset)
-        state.share_ui(_publish())
-        # Drawn only while open: a form's five elements would cost every slider move.
-        rate = st.expander(tr("explore.rate_image"), key="ex_rate_open", on_change="rerun")
-        if rate.open:
-            with rate:
-                feedback.rate_ui(
-                    "explore_rating",
-                    page=PAGE,
-                    model=v.label,
-                    dataset=v.dataset,
-                    label=cls,
-                    seed=seed,
-                    latent=z.tolist(),
-                )
+        query = _publish()
+        state.share_ui(query)
+        feedback.rate_ui("ex_rate", _rated(v, look, frame.z, query))
 
 
-def _weights(v: View, cls: int | None, to: int, amount: float, n: int = 1) -> torch.Tensor | None:
-    """Class weights for a conditional model: the GAN's blend slider mixes in class `to`."""
-    if not v.conditional:
-        return None
-    blend = amount if v.kind == "gan" else 0.0
-    return explore_math.class_weights(v.model.config.num_classes, cls, to, blend, n)
+def _look_ui(v: View, amount: bool = True) -> Look:
+    """Class, seed, and the class to move towards with how far: the look's discrete part."""
+    cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
+    seed = widgets.seed_ui("ex_seed")
+    if not render.moves_class(v.model):
+        return Look(seed=seed, label=cls)
+    target = _target_ui(v)
+    return Look(seed=seed, label=cls, target=target, amount=_amount_ui(v) if amount else 0.0)
 
 
-def _direction_sliders_ui(v: View) -> list[float]:
+def _rated(v: View, look: Look, z: tuple[float, ...], query: dict[str, str]) -> feedback.Rated:
+    return feedback.Rated(
+        page=PAGE,
+        model=v.label,
+        dataset=v.dataset,
+        label=look.label,
+        seed=look.seed,
+        latent=z,
+        link=state.link(st.context.url, query),
+    )
+
+
+def _direction_sliders_ui(v: View) -> tuple[float, ...]:
+    """One row per pair of sliders, so a narrow screen stacks them in order 1, 2, 3, ..."""
     st.markdown(f"**{tr('explore.directions')}**", help=tr("explore.directions_help"))
-    ratio = v.steering.directions.variance_ratio
-    cols = st.columns(2)
+    ratio = v.steering.variance_ratio
     coefficients = []
-    for i, share in enumerate(ratio):
-        with cols[i % 2]:
+    for row in range(0, len(ratio), 2):
+        for col, i in zip(st.columns(2), range(row, min(row + 2, len(ratio))), strict=False):
             coefficients.append(
-                st.slider(
-                    tr("explore.pc", i=i + 1, p=float(share)),
+                col.slider(
+                    tr("explore.pc", i=i + 1, p=ratio[i]),
                     -3.0,
                     3.0,
                     step=0.1,
@@ -228,21 +210,12 @@ def _direction_sliders_ui(v: View) -> list[float]:
                     persist_state="session",
                 )
             )
-    return coefficients
-
-
-def _moves_class(v: View) -> bool:
-    """Whether the model has a class to move towards: a conditional GAN blends its class
-    input; a VAE is pushed along an attribute vector."""
-    return v.kind == "vae" or v.conditional
+    return tuple(coefficients)
 
 
 def _target_ui(v: View) -> int:
     """The class to blend into (GANs) or push towards (VAEs)."""
-    if not _moves_class(v):
-        return 0
-    if st.session_state["ex_to"] >= v.classes:
-        st.session_state["ex_to"] = 0
+    widgets.keep_choice("ex_to", range(v.classes), 0)
     return st.selectbox(
         tr("explore.blend_to" if v.kind == "gan" else "explore.push_to"),
         range(v.classes),
@@ -255,8 +228,6 @@ def _target_ui(v: View) -> int:
 def _amount_ui(v: View) -> float:
     """How far towards the target class: a blend weight in [0, 1] for GANs, a multiple of
     the attribute vector for VAEs (negative pushes away)."""
-    if not _moves_class(v):
-        return 0.0
     gan = v.kind == "gan"
     return st.slider(
         tr("explore.blend" if gan else "explore.push"),
@@ -268,13 +239,12 @@ def _amount_ui(v: View) -> float:
     )
 
 
-def _raw_latent_ui(v: View, seed: int) -> torch.Tensor:
-    """The seed's latent with the user's edits (`ex_raw`: index -> value), each coordinate on a
-    slider while the expander is open. The sliders exist only while it is open: every
-    session-state key costs each slider call a little, and a GAN has 32 of them."""
+def _raw_latent_ui(v: View, seed: int) -> tuple[tuple[int, float], ...]:
+    """The user's edits of the seed's z (`ex_raw`: index -> value), each coordinate on a slider
+    while the expander is open. The sliders exist only while it is open: every session-state
+    key costs each slider call a little, and a GAN has 32 of them."""
     ss = st.session_state
     dim = v.model.latent_dim
-    base = latent.latent_for_seed(seed, dim).tolist()
     if ss.get("ex_raw_for") != (v.key, seed):  # a new seed or model starts from its own z
         if ss.get("ex_raw_for") != _LINKED:
             ss["ex_raw"] = {}
@@ -284,26 +254,22 @@ def _raw_latent_ui(v: View, seed: int) -> torch.Tensor:
     edits = {j: x for j, x in ss["ex_raw"].items() if j < dim}
     raw = st.expander(tr("explore.raw"), key="ex_raw_open", on_change="rerun")
     if raw.open:
+        base = render.base_latent(v.model, seed)
         with raw:
             st.caption(tr("explore.raw_caption"))
             cols = st.columns(4)
             for j in range(dim):
                 ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
-                with cols[j % 4]:
-                    st.slider(
-                        f"z{j}", -RAW_RANGE, RAW_RANGE, step=0.01, key=f"ex_z{j}", format="%.2f"
-                    )
+                cols[j % 4].slider(
+                    f"z{j}", -RAW_RANGE, RAW_RANGE, step=0.01, key=f"ex_z{j}", format="%.2f"
+                )
         values = [ss[f"ex_z{j}"] for j in range(dim)]
         edits = {j: x for j, x in enumerate(values) if abs(x - base[j]) > 1e-6}
     ss["ex_raw"] = edits
-    return torch.tensor([edits.get(j, x) for j, x in enumerate(base)])
+    return tuple(sorted(edits.items()))
 
 
 # --- grid, comparison, quality gate ---------------------------------------------------------
-
-
-def _seeds(seed: int, n: int) -> list[int]:
-    return [(seed + i) % (MAX_SEED + 1) for i in range(n)]
 
 
 def _mosaic_scale(side: int) -> int:
@@ -311,50 +277,48 @@ def _mosaic_scale(side: int) -> int:
     return max(1, 600 // (side * 30 + 2))
 
 
-def _agreement_ui(labels: np.ndarray, wanted: int | None, dataset: str) -> None:
-    if not len(labels):
+def _agreement_ui(agreement: render.Agreement, dataset: str) -> None:
+    if not agreement.total:
         return
-    if wanted is not None:
-        k = int((labels == wanted).sum())
-        st.caption(tr("explore.agree", k=k, n=len(labels), p=k / len(labels)))
+    if agreement.wanted is not None:
+        k, n = agreement.agreeing, agreement.total
+        st.caption(tr("explore.agree", k=k, n=n, p=k / n))
         return
-    counts = np.bincount(labels, minlength=10)
-    top = np.argsort(counts)[::-1][:4]
     names = widgets.class_names(dataset)
-    summary = ", ".join(f"{names[c]} ×{counts[c]}" for c in top if counts[c])
+    summary = ", ".join(f"{names[c]} ×{count}" for c, count in agreement.top)
     st.caption(tr("explore.classes_seen", summary=summary))
 
 
 @st.fragment
 def _grid_view(v: View) -> None:
-    controls, picture = st.columns([2, 3], gap="large")
+    picture, controls = st.columns([3, 2], gap="large")
     with controls:
-        cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
-        seed = widgets.seed_ui("ex_seed")
+        look = _look_ui(v)
         side = st.slider(tr("common.grid_size"), 2, 12, key="ex_n", persist_state="session")
-        to = _target_ui(v)
-        amount = _amount_ui(v)
-    n = side * side
-    zs = explore_math.seed_latents(_seeds(seed, n), v.model.latent_dim)
-    if v.steering.class_vectors is not None:
-        zs = explore_math.steer(
-            zs, v.steering.directions.vectors, [], v.steering.class_vectors[to], amount
-        )
-    mosaic = widgets.render_mosaic(
-        v.model,
-        v.classifier,
-        v.key,
-        widgets.as_bytes(zs),
-        widgets.as_bytes(_weights(v, cls, to, amount, n)),
-        side,
-        side,
-        _mosaic_scale(side),
+    mosaic = pictures.grid(
+        v.model, v.classifier, v.steering, v.key, look, side, _mosaic_scale(side)
     )
     with picture:
         widgets.image_ui(mosaic.png)
-        wanted = (to if v.kind == "gan" and amount > 0.5 else cls) if v.conditional else None
-        _agreement_ui(mosaic.labels, wanted, v.dataset)
-        state.share_ui(_publish())
+        wanted = render.wanted_class(v.model, look)
+        _agreement_ui(render.agreement(mosaic.labels, wanted), v.dataset)
+        query = _publish()
+        state.share_ui(query)
+    with controls:
+        _rate_cell_ui(v, look, side)
+
+
+def _rate_cell_ui(v: View, look: Look, side: int) -> None:
+    """Rate one cell of the grid: it is the single image of seed + (its number - 1), and its
+    link opens that image on its own."""
+    cell = st.number_input(
+        tr("explore.cell"), 1, side * side, key="ex_cell", help=tr("explore.cell_help")
+    )
+    cell_look = replace(look, seed=(look.seed + cell - 1) % (MAX_SEED + 1))
+    frame = pictures.image(v.model, v.classifier, v.steering, v.key, cell_look)
+    values = {**_values(), "mode": "single", "seed": cell_look.seed, "pc": [], "raw": {}}
+    query = state.share_query(SCHEMA, values)
+    feedback.rate_ui("ex_rate_cell", _rated(v, cell_look, frame.z, query), frame.png)
 
 
 @st.fragment
@@ -371,54 +335,18 @@ def _compare_view(v: View, other: View | None) -> None:
             tr("explore.cpush"), 0.0, 3.0, step=0.1, key="ex_cpush", persist_state="session"
         )
         st.caption(tr("explore.compare_caption"))
-    seeds = _seeds(seed, 16)
-    for column, w in ((left, gan), (right, vae)):
-        zs = explore_math.seed_latents(seeds, w.model.latent_dim)
-        if w.steering.class_vectors is not None:
-            zs = explore_math.steer(
-                zs, w.steering.directions.vectors, [], w.steering.class_vectors[cls], push
-            )
-        mosaic = widgets.render_mosaic(
-            w.model,
-            w.classifier,
-            w.key,
-            widgets.as_bytes(zs),
-            widgets.as_bytes(_weights(w, cls, cls, 0.0, 16)),
-            4,
-            4,
-            5,
-        )
+    looks = (
+        (gan, Look(seed=seed, label=cls)),
+        (vae, Look(seed=seed, label=cls, target=cls, amount=push)),
+    )
+    for column, (w, look) in zip((left, right), looks, strict=True):
+        mosaic = pictures.grid(w.model, w.classifier, w.steering, w.key, look, 4, 5)
         with column:
             st.subheader(models.model_title(w.label))
             widgets.image_ui(mosaic.png)
-            _agreement_ui(mosaic.labels, cls, v.dataset)
-    state.share_ui(_publish())
-
-
-@dataclass(frozen=True)
-class Gate:
-    accepted_png: bytes | None
-    rejected_png: bytes | None
-    rate: float
-    tries: int
-
-
-def _gate_png(images: torch.Tensor) -> bytes | None:
-    if not len(images):
-        return None
-    return imaging.png_bytes(imaging.grid(to_uint8(images[:GATE_WANTED]), 8), 3)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _judge(_gan: nn.Module, key: str, threshold: float, seed: int, label: int | None) -> Gate:
-    with widgets.one_thread():
-        judged = latent.rejection_sample(_gan, GATE_WANTED, threshold, seed=seed, label=label)
-    return Gate(
-        _gate_png(judged.accepted),
-        _gate_png(judged.rejected),
-        judged.acceptance_rate,
-        judged.tries,
-    )
+            _agreement_ui(render.agreement(mosaic.labels, cls), v.dataset)
+    with controls:
+        state.share_ui(_publish())
 
 
 @st.fragment
@@ -437,7 +365,7 @@ def _gate_view(v: View) -> None:
             persist_state="session",
         )
         with st.spinner(tr("explore.judging")):
-            gate = _judge(v.model, v.key, threshold, seed, cls)
+            gate = pictures.gate(v.model, v.key, threshold, seed, cls)
         st.metric(tr("explore.rate"), f"{gate.rate:.0%}")
         st.metric(tr("explore.tries"), gate.tries)
     for column, title, png in (
@@ -446,8 +374,11 @@ def _gate_view(v: View) -> None:
     ):
         with column:
             st.subheader(tr(f"explore.{title}"))
-            if png is None:
-                st.caption(tr("explore.none"))
-            else:
+            if png is not None:
                 widgets.image_ui(png)
-    state.share_ui(_publish())
+            elif title == "accepted":
+                st.caption(tr("explore.none_accepted", n=gate.tries, t=threshold, best=gate.best))
+            else:
+                st.caption(tr("explore.none_rejected"))
+    with controls:
+        state.share_ui(_publish())

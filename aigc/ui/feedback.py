@@ -7,7 +7,8 @@ comment holding HTML or script is displayed, never run.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -19,27 +20,38 @@ TABLE_LIMIT = 500
 SHOWN_COLUMNS = ("time", "page", "model", "dataset", "label", "seed", "scale", "rating", "comment")
 
 
-def rate_ui(
-    key: str,
-    *,
-    page: str,
-    model: str,
-    dataset: str,
-    label: int | None,
-    seed: int | None,
-    latent: Iterable[float] | None,
-) -> bool:
-    """Stars, an optional comment and a send button for one generated image.
+@dataclass(frozen=True)
+class Rated:
+    """What a rating is about: stored beside the stars, so the image can be found again."""
+
+    page: str
+    model: str  # the model's label among the pickers' options
+    dataset: str
+    label: int | None
+    seed: int | None
+    latent: Sequence[float] | None
+    link: str  # reopens exactly this image
+
+
+def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
+    """Stars, an optional comment and a send button for one generated image, inside an
+    expander that draws its form only while open (a form's five elements would otherwise cost
+    every slider move).
 
     Args:
-        key: unique on the page (e.g. "explore_rating"): it names the form and its widgets.
-        page, model, dataset, label, seed, latent: what is being rated, stored with the stars.
+        key: unique on the page (e.g. "ex_rate"): it names the expander, form and widgets.
+        rated: what is being rated.
+        png: a thumbnail of it, where the view shows more than the one image.
 
     Returns:
         True on the run in which a rating was saved.
     """
-    with st.form(key, clear_on_submit=True, border=False):
-        st.caption(tr("feedback.rate"))
+    box = st.expander(tr("feedback.rate"), key=f"{key}_open", on_change="rerun")
+    if not box.open:
+        return False
+    with box, st.form(key, clear_on_submit=True, border=False):
+        if png is not None:
+            st.image(png, output_format="PNG", width=84)
         stars = st.feedback("stars", key=f"{key}_stars")
         comment = st.text_input(
             tr("feedback.comment"), max_chars=feedback_store.MAX_COMMENT_CHARS, key=f"{key}_comment"
@@ -51,14 +63,15 @@ def rate_ui(
         st.warning(tr("feedback.pick_stars"))
         return False
     feedback_store.add_rating(
-        page=page,
-        model=model,
-        dataset=dataset,
-        label=label,
-        seed=seed,
-        latent=latent,
+        page=rated.page,
+        model=rated.model,
+        dataset=rated.dataset,
+        label=rated.label,
+        seed=rated.seed,
+        latent=rated.latent,
         rating=stars + 1,  # st.feedback("stars") returns 0..4
         comment=comment,
+        link=rated.link,
     )
     st.toast(tr("feedback.thanks"))
     return True

@@ -49,3 +49,33 @@ def tr(key: str, **fmt: object) -> str:
 def texts(key: str) -> tuple[str, ...]:
     """A list of texts (class names) in the session's language."""
     return tuple(catalogue(lang()).get(key) or catalogue("en")[key])
+
+
+def language_ui() -> str:
+    """The language switch, kept in the URL (``?lang=zh``) so that a reload or a shared link
+    opens in the language it was made in. A link's language wins over the session's only
+    when the link changed it, so switching in the page is not undone by the old URL."""
+    ss = st.session_state
+    linked = st.query_params.get("lang")
+    if linked in LANGUAGES and linked != ss.get("_lang_in_url"):
+        ss["lang"] = linked
+    ss.setdefault("lang", "en")
+    st.sidebar.selectbox(tr("common.language"), LANGUAGES, format_func=language_name, key="lang")
+    url_language(ss["lang"])
+    return ss["lang"]
+
+
+def url_language(language: str) -> None:
+    """Write the language into the URL, leaving it out for English, the default."""
+    st.session_state["_lang_in_url"] = language
+    if language == "en":
+        st.query_params.pop("lang", None)
+    elif st.query_params.get("lang") != language:
+        st.query_params["lang"] = language
+
+
+def error_text(error: Exception) -> str:
+    """A core error in the session's language: errors raised for users carry a `code` naming
+    their catalogue entry (``errors.<code>``) and the `args` that fill it."""
+    code = getattr(error, "code", None)
+    return tr(f"errors.{code}", **getattr(error, "fields", {})) if code else str(error)

@@ -1,28 +1,26 @@
 """Interpolate: walk a straight (lerp) or great-circle (slerp) path through several latent
-points, from seeds or, with a VAE, from encoded images (a dataset image or your own photo),
-and watch it as a strip and as an animation you can download."""
+points, from seeds or, with a VAE, from encoded images (dataset images picked from a gallery by
+class, or your own photo), and watch it as a strip and as an animation you can download."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-import torch
-from torch import nn
 
-from aigc import explore_math, imaging, latent
+from aigc import imaging, render
 from aigc.data import DATASETS
 from aigc.imaging import ImageInputError
-from aigc.training import to_uint8
-from aigc.ui import models, state, widgets
-from aigc.ui.i18n import tr
-from aigc.ui.widgets import MAX_SEED
+from aigc.render import MAX_SEED, Animation
+from aigc.ui import feedback, models, pictures, state, widgets
+from aigc.ui.i18n import error_text, tr
 
 PAGE = "interpolate"
 MAX_POINTS = 8
 SOURCES = ("seeds", "data", "upload")
+GALLERY = 8  # examples shown per class
+DEFAULT_CLASSES = (3, 8)  # a path's default endpoints: the first example of each
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
@@ -30,7 +28,7 @@ SCHEMA: state.Schema = {
     "model": state.TextField(),
     "src": state.ChoiceField("seeds", SOURCES),
     "seeds": state.IntListField((0, 1, 2), 0, MAX_SEED, MAX_POINTS),
-    "idx": state.IntListField((0, 1), 0, 9999, MAX_POINTS),
+    "idx": state.IntListField((), 0, 9999, MAX_POINTS),
     "cls": state.IntField(3, 0, 9),
     "end": state.IntField(3, 0, 9),
     "interp": state.ChoiceField("slerp", ("lerp", "slerp")),
@@ -65,15 +63,14 @@ def page() -> None:
         _restore(linked)
     elif "ip_kind" not in st.session_state:
         _restore(state.parse(SCHEMA, {})[0])
-    kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"))
+    kind, dataset, label, _ = widgets.model_picker_ui("ip", ("gan", "vae"))
     if label is None:
         return
     with st.spinner(tr("common.loading")):
         model = models.get_model(label)
         key = models.model_key(label, model)
-        x, y = models.heldout(dataset)
     st.divider()
-    _path_view(model, key, kind, dataset, x, y)
+    _path_view(model, key, label, kind, dataset)
 
 
 def _number_list_ui(
@@ -97,25 +94,27 @@ def _add_seed() -> None:
     )
 
 
+def _source_ui(kind: str) -> str:
+    sources = SOURCES if kind == "vae" else SOURCES[:1]
+    widgets.keep_choice("ip_src", sources, "seeds")
+    source = st.segmented_control(
+        tr("interpolate.src"),
+        sources,
+        format_func=lambda s: tr(f"interpolate.{s}"),
+        key="ip_src",
+        required=True,
+        persist_state="session",
+    )
+    if kind == "gan":
+        st.caption(tr("interpolate.only_vae"))
+    return source
+
+
 @st.fragment
-def _path_view(
-    model: nn.Module, key: str, kind: str, dataset: str, x: torch.Tensor, y: torch.Tensor
-) -> None:
+def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: str) -> None:
     controls, output = st.columns([2, 3], gap="large")
     with controls:
-        sources = SOURCES if kind == "vae" else SOURCES[:1]
-        if st.session_state["ip_src"] not in sources:
-            st.session_state["ip_src"] = "seeds"
-        source = st.segmented_control(
-            tr("interpolate.src"),
-            sources,
-            format_func=lambda s: tr(f"interpolate.{s}"),
-            key="ip_src",
-            required=True,
-            persist_state="session",
-        )
-        if kind == "gan":
-            st.caption(tr("interpolate.only_vae"))
+        source = _source_ui(kind)
         seeds = _number_list_ui(
             "ip_seeds",
             SCHEMA["seeds"],
@@ -125,14 +124,7 @@ def _path_view(
         )
         if source == "seeds":
             st.button("🎲 " + tr("interpolate.add_seed"), on_click=_add_seed)
-        idx = _number_list_ui(
-            "ip_idx",
-            SCHEMA["idx"],
-            tr("interpolate.idx_list"),
-            tr("interpolate.idx_list_help", n=len(x)),
-            shown=source != "seeds",
-        )
-        idx = tuple(min(i, len(x) - 1) for i in idx)
+        idx = _dataset_points_ui(dataset, shown=source != "seeds")
         upload = (
             st.file_uploader(
                 tr("interpolate.your_image"), type=["png", "jpg", "jpeg"], key="ip_upload"
@@ -140,78 +132,128 @@ def _path_view(
             if source == "upload"
             else None
         )
-        cls = end = None
-        if widgets.conditional(model):
-            count = min(10, model.config.num_classes)
-            cls = widgets.class_ui("ip_cls", dataset, count, tr("interpolate.start_class"))
-            end = widgets.class_ui("ip_end", dataset, count, tr("interpolate.end_class"))
-        spherical = (
-            st.segmented_control(
-                tr("interpolate.interp"),
-                ("slerp", "lerp"),
-                key="ip_interp",
-                required=True,
-                help=tr("interpolate.interp_help"),
-                persist_state="session",
-            )
-            == "slerp"
-        )
+        ramp = _class_ramp_ui(model, dataset)
+        spherical = _spherical_ui()
         steps = st.slider(tr("interpolate.steps"), 2, 32, key="ip_steps", persist_state="session")
         ms = st.slider(
             tr("interpolate.ms"), 20, 1000, step=10, key="ip_ms", persist_state="session"
         )
-
     with output:
-        points = _points_ui(model, source, seeds, idx, upload, x, y, cls)
+        points = _points_ui(model, dataset, source, seeds, idx, upload, ramp)
         if points is not None:
-            zs = latent.path(points, steps, spherical)
-            weights = (
-                explore_math.class_ramp(model.config.num_classes, cls, end, len(zs))
-                if cls is not None
-                else None
-            )
             with st.spinner(tr("interpolate.working")):
-                anim = _animate(
-                    model, key, widgets.as_bytes(zs), widgets.as_bytes(weights), len(zs), ms
-                )
+                anim = pictures.animation(model, key, points, steps, spherical, ms, ramp)
             _animation_ui(anim)
     with controls:
-        state.share_ui(_publish(seeds, idx))
+        query = _publish(seeds, idx)
+        state.share_ui(query)
+    if points is not None:
+        with output:
+            _rate_frame_ui(model, key, label, dataset, points, steps, spherical, ramp, query)
+
+
+def _class_ramp_ui(model: render.Model, dataset: str) -> tuple[int, int] | None:
+    if not render.conditional(model):
+        return None
+    count = render.classes(model)
+    start = widgets.class_ui("ip_cls", dataset, count, tr("interpolate.start_class"))
+    end = widgets.class_ui("ip_end", dataset, count, tr("interpolate.end_class"))
+    return start, end
+
+
+def _spherical_ui() -> bool:
+    return (
+        st.segmented_control(
+            tr("interpolate.interp"),
+            ("slerp", "lerp"),
+            key="ip_interp",
+            required=True,
+            help=tr("interpolate.interp_help"),
+            persist_state="session",
+        )
+        == "slerp"
+    )
+
+
+def _default_indices(labels: np.ndarray) -> tuple[int, ...]:
+    """The first held-out example of each default class: two different things to morph."""
+    return tuple(int(np.flatnonzero(labels == c)[0]) for c in DEFAULT_CLASSES)
+
+
+def _dataset_points_ui(dataset: str, shown: bool) -> tuple[int, ...]:
+    """The held-out images the path runs through (their indices, as the link keeps them),
+    added from a gallery of each class's first examples rather than by blind index."""
+    x, y = models.heldout(dataset)
+    labels = np.asarray(y)
+    if not st.session_state["ip_idx"].strip():
+        st.session_state["ip_idx"] = ", ".join(map(str, _default_indices(labels)))
+    if shown:
+        _gallery_ui(dataset, labels)
+    idx = _number_list_ui(
+        "ip_idx",
+        SCHEMA["idx"],
+        tr("interpolate.idx_list"),
+        tr("interpolate.idx_list_help", n=len(x)),
+        shown=shown,
+    )
+    return tuple(min(i, len(x) - 1) for i in idx)
+
+
+def _gallery_ui(dataset: str, labels: np.ndarray) -> None:
+    """Pick a class, see its first examples, add one to the path."""
+    st.markdown(f"**{tr('interpolate.gallery')}**", help=tr("interpolate.gallery_help"))
+    st.session_state.setdefault("ip_gallery_cls", DEFAULT_CLASSES[0])
+    cls = widgets.class_ui("ip_gallery_cls", dataset, 10)
+    examples = tuple(int(i) for i in np.flatnonzero(labels == cls)[:GALLERY])
+    st.image(pictures.dataset_images(dataset, examples, len(examples), 2), output_format="PNG")
+    pick, add, clear = st.columns([3, 2, 2], vertical_alignment="bottom")
+    with pick:
+        number = st.number_input(tr("interpolate.example"), 1, len(examples), key="ip_example")
+    add.button(
+        tr("interpolate.add_image"), on_click=_add_index, args=(examples[number - 1],), icon="➕"
+    )
+    clear.button(tr("interpolate.clear"), on_click=_clear_indices, icon="🗑️")
+
+
+def _add_index(index: int) -> None:
+    ss = st.session_state
+    current = [part.strip() for part in ss["ip_idx"].split(",") if part.strip()]
+    ss["ip_idx"] = ", ".join([*current, str(index)][-MAX_POINTS:])
+
+
+def _clear_indices() -> None:
+    st.session_state["ip_idx"] = " "  # not empty: an empty list would bring back the defaults
 
 
 def _points_ui(
-    model: nn.Module,
+    model: render.Model,
+    dataset: str,
     source: str,
     seeds: tuple[int, ...],
     idx: tuple[int, ...],
     upload,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    cls: int | None,
-) -> torch.Tensor | None:
+    ramp: tuple[int, int] | None,
+) -> tuple[tuple[float, ...], ...] | None:
     """The path's latent points (K, D), with thumbnails of the images they encode; None (and a
     message) when there are not two usable points."""
     if source == "seeds":
-        points = explore_math.seed_latents(seeds, model.latent_dim) if seeds else None
+        points = render.seed_points(model, seeds) if seeds else np.zeros((0, 0))
     else:
-        images, labels = x[list(idx)], y[list(idx)]
+        x, y = models.heldout(dataset)
+        images, labels = np.asarray(x[list(idx)]).reshape(-1, 28, 28), np.asarray(y[list(idx)])
         if source == "upload":
             digit = _digit_ui(upload)
             if digit is not None:
-                images = torch.cat([torch.from_numpy(digit)[None, None], images])
-                labels = torch.cat([torch.tensor([cls or 0]), labels])
+                images = np.concatenate([digit[None].astype(np.float32) / 255, images])
+                labels = np.concatenate([[ramp[0] if ramp else 0], labels])
         if len(images):
             st.caption(tr("interpolate.endpoints"))
-            st.image(
-                imaging.png_bytes(imaging.grid(to_uint8(images), len(images)), 3),
-                output_format="PNG",
-            )
-        with widgets.one_thread():
-            points = latent.encode_images(model, images, labels) if len(images) else None
-    if points is None or len(points) < 2:
+            st.image(render.thumbnails(images), output_format="PNG")
+        points = render.encode(model, images, labels) if len(images) else np.zeros((0, 0))
+    if len(points) < 2:
         st.info(tr("interpolate.need_two"))
         return None
-    return points
+    return tuple(tuple(p) for p in points.tolist())
 
 
 def _digit_ui(upload) -> np.ndarray | None:
@@ -223,36 +265,8 @@ def _digit_ui(upload) -> np.ndarray | None:
     try:
         return imaging.prepare_digit(imaging.open_upload(upload.getvalue(), upload.name))
     except ImageInputError as e:
-        st.error(str(e))
+        st.error(error_text(e))
         return None
-
-
-@dataclass(frozen=True)
-class Animation:
-    gif: bytes
-    strip: bytes
-    frames: int
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _animate(
-    _model: nn.Module, key: str, zs: bytes, weights: bytes | None, n: int, ms: int
-) -> Animation:
-    """Decode the path's latents into a bouncing GIF and a PNG strip; cached on the latents."""
-    z = torch.frombuffer(bytearray(zs), dtype=torch.float32).view(n, -1)
-    w = (
-        None
-        if weights is None
-        else torch.frombuffer(bytearray(weights), dtype=torch.float32).view(n, -1)
-    )
-    with widgets.one_thread():
-        frames = to_uint8(latent.generate(_model, z, w))
-    cols = min(n, 12)
-    return Animation(
-        imaging.gif_bytes(frames, scale=8, ms_per_frame=ms),
-        imaging.png_bytes(imaging.grid(frames, cols), 3),
-        n,
-    )
 
 
 def _animation_ui(anim: Animation) -> None:
@@ -262,8 +276,44 @@ def _animation_ui(anim: Animation) -> None:
     widgets.image_ui(anim.strip)
     gif, png = st.columns(2)
     gif.download_button(
-        tr("interpolate.gif"), anim.gif, file_name="interpolation.gif", mime="image/gif", icon="🎞️"
+        tr("interpolate.gif"),
+        anim.gif,
+        file_name="interpolation.gif",
+        mime="image/gif",
+        icon="🎞️",
     )
     png.download_button(
-        tr("interpolate.png"), anim.strip, file_name="interpolation.png", mime="image/png", icon="🖼️"
+        tr("interpolate.png"),
+        anim.strip,
+        file_name="interpolation.png",
+        mime="image/png",
+        icon="🖼️",
     )
+
+
+def _rate_frame_ui(
+    model: render.Model,
+    key: str,
+    label: str,
+    dataset: str,
+    points: tuple[tuple[float, ...], ...],
+    steps: int,
+    spherical: bool,
+    ramp: tuple[int, int] | None,
+    query: dict[str, str],
+) -> None:
+    """Rate one frame of the walk (its number along the strip)."""
+    frames = (len(points) - 1) * (steps - 1) + 1
+    number = st.number_input(tr("interpolate.frame"), 1, frames, key="ip_frame")
+    classifier = models.classifier(dataset)
+    frame = pictures.path_frame(model, classifier, key, points, steps, spherical, number - 1, ramp)
+    rated = feedback.Rated(
+        page=PAGE,
+        model=label,
+        dataset=dataset,
+        label=ramp[0] if ramp else None,
+        seed=None,
+        latent=frame.z,
+        link=state.link(st.context.url, query),
+    )
+    feedback.rate_ui("ip_rate", rated, frame.png)

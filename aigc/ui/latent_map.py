@@ -10,14 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
-from torch import nn
 
-from aigc import explore_math, imaging, latent, metrics
+from aigc import explore_math, render
 from aigc.data import DATASETS
-from aigc.models import Classifier
-from aigc.training import to_uint8
-from aigc.ui import models, state, widgets
+from aigc.ui import models, pictures, state, widgets
 from aigc.ui.i18n import tr
 
 if TYPE_CHECKING:
@@ -66,7 +62,6 @@ def page() -> None:
         dataset = widgets.dataset_ui("lm_data")
     with st.spinner(tr("common.loading")):
         vaes = {label: models.get_model(label) for label in models.available_models("vae", dataset)}
-        x, y = models.heldout(dataset)
         clf = models.classifier(dataset)
     with top[1]:
         label = widgets.model_select_ui(
@@ -78,22 +73,14 @@ def page() -> None:
         model = vaes[label]
         key = models.model_key(label, model)
         with st.spinner(tr("latent_map.encoding")):
-            encoded = _encode(model, key, dataset)
-        _map_view(model, key, dataset, encoded, x, clf)
+            encoded = pictures.encoded(model, key, dataset)
+        _map_view(model, key, dataset, encoded, clf)
     st.divider()
     wide = [(lb, m) for lb, m in vaes.items() if m.latent_dim > 2]
     if wide:
         _kl_ui(*wide[0], dataset)
     else:
         st.caption(tr("latent_map.no_16d"))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _encode(_model: nn.Module, key: str, dataset: str) -> np.ndarray:
-    """(N, 2) posterior means of the held-out images."""
-    x, y = models.heldout(dataset)
-    with widgets.one_thread():
-        return latent.encode_images(_model, x, y).numpy()
 
 
 def _on_pick(encoded: np.ndarray) -> None:
@@ -149,58 +136,61 @@ def _chart(
 
 @st.fragment
 def _map_view(
-    model: nn.Module,
-    key: str,
-    dataset: str,
-    encoded: np.ndarray,
-    x: torch.Tensor,
-    clf: Classifier | None,
+    model: render.Model, key: str, dataset: str, encoded: np.ndarray, clf: render.Model | None
 ) -> None:
-    y = models.heldout(dataset)[1]
+    y = np.asarray(models.heldout(dataset)[1])
     order = widgets.class_names(dataset)
     names = [order[c] for c in y.tolist()]
     chart_col, point_col = st.columns([3, 2], gap="large")
     with point_col:
-        z1 = st.slider(
-            tr("latent_map.z1"), -LIMIT, LIMIT, step=0.05, key="lm_z1", persist_state="session"
-        )
-        z2 = st.slider(
-            tr("latent_map.z2"), -LIMIT, LIMIT, step=0.05, key="lm_z2", persist_state="session"
-        )
-        cls = (
-            widgets.class_ui("lm_cls", dataset, min(10, model.config.num_classes))
-            if widgets.conditional(model)
-            else None
-        )
-        weights = (
-            explore_math.class_weights(model.config.num_classes, cls) if cls is not None else None
-        )
-        frame = widgets.render_image(
-            model,
-            clf,
-            key,
-            widgets.as_bytes(torch.tensor([[z1, z2]])),
-            widgets.as_bytes(weights),
-            8,
-        )
-        st.caption(tr("latent_map.decoded", z1=z1, z2=z2))
-        left, right = st.columns(2)
-        with left:
-            widgets.image_ui(frame.png)
-        with right:
-            widgets.readout_ui(frame, dataset)
-        i = explore_math.nearest(encoded, (z1, z2))
-        st.caption(tr("latent_map.nearest", i=i, name=names[i]))
-        widgets.image_ui(imaging.png_bytes(to_uint8(x[i : i + 1])[0], 4))
+        z, cls = _point_ui(model, key, dataset, encoded, names, clf)
     with chart_col:
         st.altair_chart(
-            _chart(encoded, names, order, (z1, z2)),
+            _chart(encoded, names, order, z),
             key="lm_map",
             on_select=functools.partial(_on_pick, encoded),
             selection_mode="pick",
             width="content",
         )
     st.divider()
+    _manifold_ui(model, key, cls)
+    state.share_ui(_publish())
+
+
+def _point_ui(
+    model: render.Model,
+    key: str,
+    dataset: str,
+    encoded: np.ndarray,
+    names: list[str],
+    clf: render.Model | None,
+) -> tuple[tuple[float, float], int | None]:
+    """The decoded point and the held-out image nearest to it; returns (point, class)."""
+    z1 = st.slider(
+        tr("latent_map.z1"), -LIMIT, LIMIT, step=0.05, key="lm_z1", persist_state="session"
+    )
+    z2 = st.slider(
+        tr("latent_map.z2"), -LIMIT, LIMIT, step=0.05, key="lm_z2", persist_state="session"
+    )
+    cls = (
+        widgets.class_ui("lm_cls", dataset, render.classes(model))
+        if render.conditional(model)
+        else None
+    )
+    frame = pictures.point_image(model, clf, key, (z1, z2), cls, 8)
+    st.caption(tr("latent_map.decoded", z1=z1, z2=z2))
+    left, right = st.columns(2)
+    with left:
+        widgets.image_ui(frame.png)
+    with right:
+        widgets.readout_ui(frame, dataset)
+    i = explore_math.nearest(encoded, (z1, z2))
+    st.caption(tr("latent_map.nearest", i=i, name=names[i]))
+    widgets.image_ui(pictures.dataset_images(dataset, (i,), 1, 4))
+    return (z1, z2), cls
+
+
+def _manifold_ui(model: render.Model, key: str, cls: int | None) -> None:
     st.subheader(tr("latent_map.manifold"))
     size, spread, note = st.columns(3, gap="large", vertical_alignment="bottom")
     n = size.slider(tr("common.grid_size"), 4, 20, key="lm_n", persist_state="session")
@@ -208,35 +198,13 @@ def _map_view(
         tr("latent_map.extent"), 0.5, LIMIT, step=0.5, key="lm_ext", persist_state="session"
     )
     note.caption(tr("latent_map.manifold_caption", n=n, e=extent))
-    weights = (
-        explore_math.class_weights(model.config.num_classes, cls, n=n * n)
-        if cls is not None
-        else None
-    )
-    mosaic = widgets.render_mosaic(
-        model,
-        None,
-        key,
-        widgets.as_bytes(explore_math.manifold_grid(n, extent)),
-        widgets.as_bytes(weights),
-        n,
-        n,
-        max(1, 900 // (n * 30 + 2)),  # as large as fits the page without browser rescaling
-    )
-    widgets.image_ui(mosaic.png)
-    state.share_ui(_publish())
+    scale = max(1, 900 // (n * 30 + 2))  # as large as fits the page without browser rescaling
+    widgets.image_ui(pictures.manifold(model, key, n, extent, cls, scale).png)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _kl(_model: nn.Module, key: str, dataset: str) -> np.ndarray:
-    x, y = models.heldout(dataset)
-    with widgets.one_thread():
-        return metrics.kl_per_dimension(_model, x, y)
-
-
-def _kl_ui(label: str, model: nn.Module, dataset: str) -> None:
+def _kl_ui(label: str, model: render.Model, dataset: str) -> None:
     st.subheader(tr("latent_map.kl"))
-    kl = _kl(model, models.model_key(label, model), dataset)
+    kl = pictures.dimension_kl(model, models.model_key(label, model), dataset)
     width = len(str(len(kl) - 1))
     import pandas as pd
 

@@ -13,12 +13,11 @@ import weakref
 from pathlib import Path
 
 import streamlit as st
-import torch
-from torch import nn
 
 from aigc.checkpoint import WeightsError, kind_of, load_model
 from aigc.data import load_shipped as load_dataset
 from aigc.models import Classifier
+from aigc.render import Model, Tensor
 from aigc.ui.i18n import tr
 from aigc.weights import SHIPPED, load_shipped, shipped_path
 
@@ -39,7 +38,7 @@ def _shipped_kind(name: str) -> tuple[str, str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(SHIPPED))
-def shared_model(name: str) -> nn.Module:
+def shared_model(name: str) -> Model:
     """A shipped model, loaded once per server and frozen: shared by every session, so nothing
     may train or move it (requires_grad is off on every parameter)."""
     model = load_shipped(name)
@@ -47,7 +46,7 @@ def shared_model(name: str) -> nn.Module:
     return model
 
 
-def session_models() -> dict[str, nn.Module]:
+def session_models() -> dict[str, Model]:
     """Models this session trained or uploaded: its own copies, in eval mode."""
     return st.session_state.setdefault("custom_models", {})
 
@@ -67,7 +66,7 @@ def available_models(kind: str, dataset: str) -> list[str]:
     return shipped + own
 
 
-def get_model(label: str) -> nn.Module:
+def get_model(label: str) -> Model:
     """The model behind a label from `available_models`."""
     own = session_models()
     if label in own:
@@ -86,10 +85,10 @@ def model_title(label: str) -> str:
     return tr("models.shipped", kind=kind_name, dataset=dataset_name(dataset))
 
 
-_session_keys: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+_session_keys: weakref.WeakKeyDictionary[Model, str] = weakref.WeakKeyDictionary()
 
 
-def model_key(label: str, model: nn.Module) -> str:
+def model_key(label: str, model: Model) -> str:
     """A cache key naming this exact model across sessions: the shipped name, or a random
     token per session model (two sessions may both have a "my GAN (mnist, 14:02)")."""
     if label in SHIPPED and model is shared_model(label):
@@ -106,13 +105,13 @@ def classifier(dataset: str) -> Classifier | None:
 
 
 @st.cache_resource(show_spinner=False)
-def heldout(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+def heldout(dataset: str) -> tuple[Tensor, Tensor]:
     """The shipped test split as (x (N, 1, 28, 28) in [0, 1], y (N,)): images no model was
     trained on, shared read-only."""
     return load_dataset(dataset, "test").tensors()
 
 
-def load_upload(data: bytes, filename: str) -> nn.Module:
+def load_upload(data: bytes, filename: str) -> Model:
     """A user's weights file -> a model of their own, in eval mode.
 
     Only safetensors is opened: .pt/.pkl files are Python pickles, which can run code when
@@ -131,7 +130,7 @@ def load_upload(data: bytes, filename: str) -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def _upload_label(filename: str, model: nn.Module) -> str:
+def _upload_label(filename: str, model: Model) -> str:
     own = session_models()
     base = f"⬆ {Path(filename).stem} ({model.config.dataset}, {time.strftime('%H:%M')})"
     label, n = base, 2

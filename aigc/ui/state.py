@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from aigc.ui.i18n import tr
+from aigc.ui.i18n import lang, tr
 
 MAX_CHARS = 400  # longer values are refused before parsing: no link needs more
 
@@ -241,10 +241,18 @@ def incoming(page: str, schema: Schema) -> dict[str, object] | None:
     return values
 
 
+def share_query(schema: Schema, values: Mapping[str, object]) -> dict[str, str]:
+    """The query of a link to `values`, in the session's language (the frame's, kept in every
+    page's link; English, the default, is left out)."""
+    query = encode(schema, values)
+    language = lang()
+    return {**query, "lang": language} if language != "en" else query
+
+
 def publish(page: str, schema: Schema, values: Mapping[str, object]) -> dict[str, str]:
     """Write the page's state into the URL (only when it changed) and return the query."""
-    query = encode(schema, values)
-    _written()[page] = query
+    _written()[page] = encode(schema, values)
+    query = share_query(schema, values)
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     return query

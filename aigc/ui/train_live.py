@@ -13,9 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import streamlit as st
-from torch import nn
 
-from aigc import data, imaging, recipes, runs
+from aigc import data, imaging, recipes, render, runs
 from aigc.checkpoint import WeightsError, to_bytes
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
@@ -74,7 +73,7 @@ class LiveRun:
 class Result:
     view: RunView  # the run's last state: status, curves and the whole timeline
     live: LiveRun
-    model: nn.Module | None  # None if the run left no usable model
+    model: render.Model | None  # None if the run left no usable model
     label: str | None  # its name among the session's models; None if not added
 
 

@@ -1,0 +1,412 @@
+"""What a person sees, from a model and a point of view: the one render path that the page,
+the CLI and the bench share.
+
+A `Look` is everything a link can hold about one picture (seed, class or class blend,
+direction offsets, raw overrides of z). `image`, `grid`, `decode_points`, `gate` and
+`animation` turn a model and a look (or explicit latents) into pixels and what the judges
+say about them. They are pure functions of their inputs, run on one thread, and never change
+the model, so the page may cache them on (model, look) and share the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from aigc import explore_math, imaging, latent, metrics
+from aigc.models import GAN, VAE, Classifier
+from aigc.training import to_uint8
+
+SCALE = 12  # 28 px -> 336 px, nearest-neighbour: crisp pixels at the size shown
+DIRECTIONS = 6  # principal directions offered as sliders
+MAX_SEED = 2**31 - 1
+GATE_WANTED = 32
+
+# What the page passes around without importing torch: a GAN, VAE or Classifier, and tensors.
+Model = nn.Module
+Tensor = torch.Tensor
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Inference at batch size 1 runs on one thread: two OpenMP threads on a 2-core machine
+    shared with training wait on each other (docs/bench.md, interaction)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One picture's point in latent space, as the page's controls and a link describe it.
+
+    `target` and `amount` move towards another class: a conditional GAN is fed the blend
+    (1 - amount) * onehot(label) + amount * onehot(target); a VAE is pushed `amount` times
+    along the target's attribute vector (negative pushes away).
+    """
+
+    seed: int = 0
+    label: int | None = None
+    target: int | None = None
+    amount: float = 0.0
+    directions: tuple[float, ...] = ()
+    raw: tuple[tuple[int, float], ...] = ()  # (index, value) overrides of the seed's z
+
+
+@dataclass(frozen=True)
+class Steering:
+    """A model's slider directions: principal directions, and (VAEs) class attribute vectors."""
+
+    directions: latent.Directions
+    class_vectors: torch.Tensor | None
+
+    @property
+    def variance_ratio(self) -> tuple[float, ...]:
+        return tuple(float(r) for r in self.directions.variance_ratio)
+
+
+def steering(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor] | None = None) -> Steering:
+    """The sliders' directions. A VAE's come from encoding `data` (images, labels); a GAN's
+    from its own samples, so it needs none."""
+    with one_thread():
+        if isinstance(model, VAE):
+            x, y = data
+            return Steering(
+                latent.principal_directions(model, k=DIRECTIONS, data=x, labels=y),
+                latent.class_vectors(model, x, y),
+            )
+        return Steering(latent.principal_directions(model, k=DIRECTIONS), None)
+
+
+def is_gan(model: nn.Module) -> bool:
+    return isinstance(model, GAN)
+
+
+def conditional(model: nn.Module) -> bool:
+    return bool(model.config.num_classes)
+
+
+def classes(model: nn.Module) -> int:
+    """Classes the model can be asked for (10, unless an uploaded model has fewer)."""
+    return min(10, model.config.num_classes) or 10
+
+
+def moves_class(model: nn.Module) -> bool:
+    """Whether the look's target means anything: a conditional GAN blends its class input; a
+    VAE is pushed along an attribute vector."""
+    return isinstance(model, VAE) or conditional(model)
+
+
+def base_latent(model: nn.Module, seed: int) -> tuple[float, ...]:
+    """The seed's own z, before any slider: what the raw-dimension sliders start from."""
+    return tuple(latent.latent_for_seed(seed, model.latent_dim).tolist())
+
+
+def _latents(model: nn.Module, steer: Steering, look: Look, n: int) -> torch.Tensor:
+    """(n, D): the look's latent for seeds seed, seed+1, ...; raw overrides apply to n == 1."""
+    seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
+    z = explore_math.seed_latents(seeds, model.latent_dim)
+    for j, value in look.raw if n == 1 else ():
+        if j < model.latent_dim:
+            z[0, j] = value
+    push = steer.class_vectors is not None and look.target is not None
+    return explore_math.steer(
+        z,
+        steer.directions.vectors,
+        look.directions,
+        steer.class_vectors[look.target] if push else None,
+        look.amount if push else 0.0,
+    )
+
+
+def _class_weights(model: nn.Module, look: Look, n: int) -> torch.Tensor | None:
+    if not conditional(model):
+        return None
+    blend = look.amount if isinstance(model, GAN) else 0.0
+    label = look.label if look.label is not None and look.label < classes(model) else 0
+    return explore_math.class_weights(model.config.num_classes, label, look.target, blend, n)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One rendered image and what the judges say about it."""
+
+    png: bytes
+    label: int | None  # the classifier's class, None without a classifier
+    confidence: float
+    realness: float | None  # GANs only
+    z: tuple[float, ...]  # the latent it was decoded from, stored with a rating
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    png: bytes
+    labels: tuple[int, ...]  # the classifier's class per cell; empty without a classifier
+    cols: int
+    cell_px: int  # one cell's side on screen, padding included: where a click landed
+
+
+def _judge(
+    model: nn.Module, classifier: Classifier | None, x: torch.Tensor, weights: torch.Tensor | None
+) -> tuple[int | None, float, float | None]:
+    label, confidence = None, 0.0
+    if classifier is not None:
+        scores = metrics.classify(classifier, x)
+        label, confidence = int(scores.labels[0]), float(scores.confidence[0])
+    realness = None
+    if isinstance(model, GAN):
+        with torch.no_grad():
+            realness = float(
+                model.realness(x, weights.argmax(1) if weights is not None else None)[0]
+            )
+    return label, confidence, realness
+
+
+def _frame(
+    model: nn.Module,
+    classifier: Classifier | None,
+    z: torch.Tensor,
+    weights: torch.Tensor | None,
+    scale: int,
+) -> Frame:
+    with one_thread():
+        x = latent.generate(model, z, weights)  # (1, 1, 28, 28)
+        verdict = _judge(model, classifier, x, weights)
+    return Frame(imaging.png_bytes(to_uint8(x)[0], scale), *verdict, tuple(z[0].tolist()))
+
+
+def image(
+    model: nn.Module,
+    classifier: Classifier | None,
+    steer: Steering,
+    look: Look,
+    scale: int = SCALE,
+) -> Frame:
+    """The one picture a look names, with the classifier's verdict and (GANs) realness."""
+    z = _latents(model, steer, look, 1)
+    return _frame(model, classifier, z, _class_weights(model, look, 1), scale)
+
+
+def point_image(
+    model: nn.Module,
+    classifier: Classifier | None,
+    z: Sequence[float],
+    label: int | None = None,
+    scale: int = SCALE,
+) -> Frame:
+    """The picture at one explicit latent (a point on the 2-D map), judged like `image`'s."""
+    weights = None
+    if conditional(model):
+        weights = explore_math.class_weights(model.config.num_classes, label or 0)
+    return _frame(model, classifier, torch.tensor([list(z)], dtype=torch.float32), weights, scale)
+
+
+def decode_points(
+    model: nn.Module,
+    classifier: Classifier | None,
+    points: Sequence[Sequence[float]],
+    label: int | None = None,
+    cols: int | None = None,
+    scale: int = SCALE,
+) -> Mosaic:
+    """Explicit latents (a point on the 2-D map, a manifold grid) decoded into one image."""
+    z = torch.tensor(points, dtype=torch.float32)
+    weights = None
+    if conditional(model):
+        weights = explore_math.class_weights(model.config.num_classes, label or 0, n=len(z))
+    return _mosaic(model, classifier, z, weights, cols or len(z), scale)
+
+
+def manifold(n: int, extent: float) -> list[list[float]]:
+    """(n*n, 2) points on an even grid over [-extent, extent]^2, top row first."""
+    return explore_math.manifold_grid(n, extent).tolist()
+
+
+def grid(
+    model: nn.Module,
+    classifier: Classifier | None,
+    steer: Steering,
+    look: Look,
+    side: int,
+    scale: int,
+) -> Mosaic:
+    """A side x side grid of the look's class and steering over seeds seed, seed+1, ..."""
+    n = side * side
+    z = _latents(model, steer, look, n)
+    return _mosaic(model, classifier, z, _class_weights(model, look, n), side, scale)
+
+
+def _mosaic(
+    model: nn.Module,
+    classifier: Classifier | None,
+    z: torch.Tensor,
+    weights: torch.Tensor | None,
+    cols: int,
+    scale: int,
+) -> Mosaic:
+    with one_thread():
+        x = latent.generate(model, z, weights)
+        labels = metrics.classify(classifier, x).labels.tolist() if classifier is not None else []
+    png = imaging.png_bytes(imaging.grid(to_uint8(x), cols), scale)
+    return Mosaic(png, tuple(labels), cols, (28 + 2) * scale)
+
+
+def wanted_class(model: nn.Module, look: Look) -> int | None:
+    """The class a grid's images were asked to be: the blend target once it dominates."""
+    if not conditional(model):
+        return None
+    if isinstance(model, GAN) and look.target is not None and look.amount > 0.5:
+        return look.target
+    return look.label
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How a grid's images were classified: against the class asked for, or which classes."""
+
+    wanted: int | None
+    agreeing: int  # images classified as `wanted`
+    total: int
+    top: tuple[tuple[int, int], ...]  # (class, count), most frequent first, unconditional only
+
+
+def agreement(labels: Sequence[int], wanted: int | None) -> Agreement:
+    if wanted is not None:
+        return Agreement(wanted, sum(1 for c in labels if c == wanted), len(labels), ())
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=10)
+    top = tuple(
+        (int(c), int(counts[c])) for c in np.argsort(-counts, kind="stable")[:4] if counts[c]
+    )
+    return Agreement(None, 0, len(labels), top)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The discriminator's verdicts on a stream of samples: what it let through."""
+
+    accepted_png: bytes | None
+    rejected_png: bytes | None
+    rate: float
+    tries: int
+    max_tries: int
+    best: float  # the highest realness seen: what a threshold above it can never accept
+
+
+def _gate_png(images: torch.Tensor) -> bytes | None:
+    if not len(images):
+        return None
+    return imaging.png_bytes(imaging.grid(to_uint8(images[:GATE_WANTED]), 8), 3)
+
+
+def gate(gan: GAN, threshold: float, seed: int, label: int | None, max_tries: int = 2000) -> Gate:
+    """Discriminator rejection sampling until GATE_WANTED pass or `max_tries` are judged."""
+    with one_thread():
+        judged = latent.rejection_sample(
+            gan, GATE_WANTED, threshold, seed=seed, label=label, max_tries=max_tries
+        )
+    scores = np.concatenate([judged.accepted_scores, judged.rejected_scores])
+    return Gate(
+        _gate_png(judged.accepted),
+        _gate_png(judged.rejected),
+        judged.acceptance_rate,
+        judged.tries,
+        max_tries,
+        float(scores.max()) if len(scores) else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Animation:
+    gif: bytes
+    strip: bytes
+    frames: int
+
+
+def _walk(
+    model: nn.Module,
+    points: Sequence[Sequence[float]] | np.ndarray,
+    steps: int,
+    spherical: bool,
+    classes_from_to: tuple[int, int] | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    zs = latent.path(torch.as_tensor(np.asarray(points), dtype=torch.float32), steps, spherical)
+    weights = None
+    if classes_from_to is not None and conditional(model):
+        start, end = classes_from_to
+        weights = explore_math.class_ramp(model.config.num_classes, start, end, len(zs))
+    return zs, weights
+
+
+def animation(
+    model: nn.Module,
+    points: Sequence[Sequence[float]] | np.ndarray,
+    steps: int,
+    spherical: bool,
+    ms: int,
+    classes_from_to: tuple[int, int] | None = None,
+) -> Animation:
+    """A walk through latent points (K, D), `steps` frames a segment, as a bouncing GIF and a
+    PNG strip; a conditional model's class goes linearly from the first class to the second."""
+    zs, weights = _walk(model, points, steps, spherical, classes_from_to)
+    with one_thread():
+        frames = to_uint8(latent.generate(model, zs, weights))
+    return Animation(
+        imaging.gif_bytes(frames, scale=8, ms_per_frame=ms),
+        imaging.png_bytes(imaging.grid(frames, min(len(frames), 12)), 3),
+        len(frames),
+    )
+
+
+def path_frame(
+    model: nn.Module,
+    classifier: Classifier | None,
+    points: Sequence[Sequence[float]] | np.ndarray,
+    steps: int,
+    spherical: bool,
+    index: int,
+    classes_from_to: tuple[int, int] | None = None,
+    scale: int = 4,
+) -> Frame:
+    """Frame `index` of `animation`'s walk on its own, judged: the one a person rates."""
+    zs, weights = _walk(model, points, steps, spherical, classes_from_to)
+    i = min(max(index, 0), len(zs) - 1)
+    return _frame(
+        model, classifier, zs[i : i + 1], None if weights is None else weights[i : i + 1], scale
+    )
+
+
+def seed_points(model: nn.Module, seeds: Sequence[int]) -> np.ndarray:
+    """(K, D): the latents seeds name, as a path's points."""
+    return explore_math.seed_latents(seeds, model.latent_dim).numpy()
+
+
+def encode(
+    vae: VAE, images: np.ndarray | torch.Tensor, labels: Sequence[int] | torch.Tensor
+) -> np.ndarray:
+    """Images (K, [1,] 28, 28) in [0, 1] -> their posterior means (K, D): a path's points, or
+    where the held-out images lie on the latent map."""
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32).reshape(-1, 1, 28, 28)
+    with one_thread():
+        return latent.encode_images(vae, x, torch.as_tensor(np.asarray(labels))).numpy()
+
+
+def thumbnails(images: np.ndarray | torch.Tensor, cols: int | None = None, scale: int = 3) -> bytes:
+    """Images (K, [1,] 28, 28), in [0, 1] or uint8, as one PNG strip or grid."""
+    arr = np.asarray(images).reshape(-1, 28, 28)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    return imaging.png_bytes(imaging.grid(arr, cols or len(arr)), scale)
+
+
+def dimension_kl(vae: VAE, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """(D,) mean KL per latent dimension on (x, y): which dimensions the VAE uses."""
+    with one_thread():
+        return metrics.kl_per_dimension(vae, x, y)

@@ -1,0 +1,120 @@
+"""The render path behind every picture on the pages, cached.
+
+Each function is `aigc.render`'s, wrapped in ``st.cache_data`` on (model key, look): the model,
+classifier and steering are passed with a leading underscore so they are never hashed, and the
+key names the model exactly (see `models.model_key`). The same look is the same bytes in every
+session, so a shared link, the bench and the CLI all see what the page shows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aigc import render
+from aigc.render import Animation, Frame, Gate, Look, Mosaic, Steering
+from aigc.ui import models
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def steering(_model: models.Model, key: str, dataset: str) -> Steering:
+    """Directions per model, computed once per server for shipped models and once per session
+    model (the key is its token). Shared read-only."""
+    return render.steering(_model, models.heldout(dataset))
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def image(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    _steering: Steering,
+    key: str,
+    look: Look,
+    scale: int = render.SCALE,
+) -> Frame:
+    return render.image(_model, _classifier, _steering, look, scale)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def grid(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    _steering: Steering,
+    key: str,
+    look: Look,
+    side: int,
+    scale: int,
+) -> Mosaic:
+    return render.grid(_model, _classifier, _steering, look, side, scale)
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def point_image(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    key: str,
+    z: tuple[float, ...],
+    label: int | None,
+    scale: int,
+) -> Frame:
+    return render.point_image(_model, _classifier, z, label, scale)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def manifold(
+    _model: models.Model, key: str, n: int, extent: float, label: int | None, scale: int
+) -> Mosaic:
+    """The decoder's whole 2-D latent space on an even n x n grid over [-extent, extent]^2."""
+    return render.decode_points(_model, None, render.manifold(n, extent), label, n, scale)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def gate(_model: models.Model, key: str, threshold: float, seed: int, label: int | None) -> Gate:
+    return render.gate(_model, threshold, seed, label)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def animation(
+    _model: models.Model,
+    key: str,
+    points: tuple[tuple[float, ...], ...],
+    steps: int,
+    spherical: bool,
+    ms: int,
+    classes_from_to: tuple[int, int] | None,
+) -> Animation:
+    return render.animation(_model, points, steps, spherical, ms, classes_from_to)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def path_frame(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    key: str,
+    points: tuple[tuple[float, ...], ...],
+    steps: int,
+    spherical: bool,
+    index: int,
+    classes_from_to: tuple[int, int] | None,
+) -> Frame:
+    return render.path_frame(_model, _classifier, points, steps, spherical, index, classes_from_to)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def encoded(_model: models.Model, key: str, dataset: str) -> np.ndarray:
+    """(N, D) posterior means of the held-out images: where they lie in latent space."""
+    x, y = models.heldout(dataset)
+    return render.encode(_model, x, y)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def dimension_kl(_model: models.Model, key: str, dataset: str) -> np.ndarray:
+    x, y = models.heldout(dataset)
+    return render.dimension_kl(_model, x, y)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def dataset_images(dataset: str, indices: tuple[int, ...], cols: int, scale: int) -> bytes:
+    """Held-out images by index, as one PNG (the gallery and the path's endpoints)."""
+    x, _ = models.heldout(dataset)
+    return render.thumbnails(x[list(indices)], cols, scale)
