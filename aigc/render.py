@@ -22,7 +22,7 @@ from aigc import explore_math, imaging, latent, metrics
 from aigc.models import GAN, VAE, Classifier
 from aigc.training import to_uint8
 
-SCALE = 12  # 28 px -> 336 px, nearest-neighbour: crisp pixels at the size shown
+SCALE = 10  # 28 px -> 280 px, nearest-neighbour: crisp, and in view beside the sliders at 720 px
 DIRECTIONS = 6  # principal directions offered as sliders
 MAX_SEED = 2**31 - 1
 GATE_WANTED = 32

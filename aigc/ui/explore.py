@@ -101,11 +101,10 @@ def page() -> None:
         _restore(linked)
     elif "ex_kind" not in st.session_state:
         _restore(state.parse(SCHEMA, {})[0])
-    kind, dataset, label, spare = widgets.model_picker_ui("ex", ("gan", "vae"), spare=True)
+    kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
     if label is None:
         return
-    with spare:
-        mode = _mode_ui(kind)
+    mode = _mode_ui(kind)
     with st.spinner(tr("common.loading")):
         view = _view(kind, dataset, label)
         other = _other_view(view) if mode == "compare" else None
@@ -155,11 +154,12 @@ def _other_view(v: View) -> View | None:
 
 @st.fragment
 def _single_view(v: View) -> None:
-    """Picture first: beside its sliders on a wide screen, above them on a phone."""
+    """Picture first: beside its sliders on a wide screen, above them on a phone. The direction
+    sliders come first among the controls, so at 1280 x 720 they are in view with the picture."""
     picture, controls = st.columns([4, 5], gap="large")
     with controls:
-        look = _look_ui(v)
         coefficients = _direction_sliders_ui(v)
+        look = _look_ui(v)
         raw = _raw_latent_ui(v, look.seed)
     look = replace(look, directions=coefficients, raw=raw)
     frame = pictures.image(v.model, v.classifier, v.steering, v.key, look)

@@ -63,7 +63,7 @@ def page() -> None:
         _restore(linked)
     elif "ip_kind" not in st.session_state:
         _restore(state.parse(SCHEMA, {})[0])
-    kind, dataset, label, _ = widgets.model_picker_ui("ip", ("gan", "vae"))
+    kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"))
     if label is None:
         return
     with st.spinner(tr("common.loading")):

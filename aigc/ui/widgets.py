@@ -8,7 +8,6 @@ import random
 from collections.abc import Sequence
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from aigc.data import DATASETS
 from aigc.render import MAX_SEED, Frame
@@ -39,12 +38,10 @@ def keep_choice(key: str, options: Sequence, default: object) -> None:
 # --- widgets ------------------------------------------------------------------------------
 
 
-def model_picker_ui(
-    prefix: str, kinds: tuple[str, ...], spare: bool = False
-) -> tuple[str, str, str | None, DeltaGenerator | None]:
+def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str | None]:
     """Kind, dataset and weights pickers in one row; returns (kind, dataset, model label or
-    None, and with `spare` one more cell of that row for the page's own control)."""
-    cols = st.columns([2, 3, 4, 4] if spare else [1, 2, 3], vertical_alignment="bottom")
+    None)."""
+    cols = st.columns([1, 2, 3], vertical_alignment="bottom")
     with cols[0]:
         keep_choice(f"{prefix}_kind", kinds, kinds[0])
         kind = st.segmented_control(
@@ -61,7 +58,7 @@ def model_picker_ui(
         label = model_select_ui(f"{prefix}_model", models.available_models(kind, dataset))
     if label is None:
         st.info(tr("widgets.no_models", kind=kind.upper(), dataset=models.dataset_name(dataset)))
-    return kind, dataset, label, cols[3] if spare else None
+    return kind, dataset, label
 
 
 def dataset_ui(key: str) -> str:

@@ -218,3 +218,18 @@ def test_malformed_link_is_clamped_not_raised(new_page):
     expect(m.get_by_role("spinbutton", name="Seed")).to_have_value("0")
     # Must NOT happen: an exception box.
     expect_no_exception(page)
+
+
+def test_switching_the_dataset_keeps_every_view_working(new_page):
+    """Explore -> Fashion-MNIST -> Grid of seeds once raised a TypeError: the blend target
+    came back as MNIST's text "8". It must stay class 8, shown as "Bag", in every view."""
+    page = new_page("/")
+    expect_painted(page, picture(page))
+    main(page).get_by_role("button", name="Fashion-MNIST").click()
+    expect(main(page).get_by_text("Bag", exact=True)).to_be_visible()
+    main(page).get_by_role("button", name="Grid of seeds").click()
+    expect_painted(page, picture(page))
+    expect(main(page).get_by_text("Bag", exact=True)).to_be_visible()
+    main(page).get_by_role("button", name="🎲").click()
+    expect_painted(page, picture(page))
+    expect_no_exception(page)
