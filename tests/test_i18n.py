@@ -75,6 +75,64 @@ def test_a_link_opens_in_its_language_and_keeps_it():
     assert at.selectbox(key="lang").value == "zh"
     assert at.title[0].value == "探索潜在空间"
     assert any("lang=zh" in code.value for code in at.code), "the shared link drops the language"
+    at.query_params["seed"] = "abc"  # a malformed link's notice is in the link's language
+    at.run()
+    assert [t.value for t in at.toast] == ["链接参数 seed='abc' 不是数字;改用 '0'。"]
     at.selectbox(key="lang").select("en").run()  # the old URL must not switch it back
     assert at.title[0].value == "Explore the latent space"
     assert "lang" not in at.query_params
+
+
+PAGE_IN_CHINESE = """
+import streamlit as st
+st.session_state.setdefault("lang", "zh")
+from aigc.ui import {module}
+{module}.page()
+"""
+ELEMENTS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error")
+ELEMENTS += ("success", "toast", "metric", "expander")
+WIDGETS = ("slider", "select_slider", "selectbox", "radio", "button", "number_input")
+WIDGETS += ("text_input", "toggle", "checkbox", "segmented_control", "pills", "download_button")
+ENGLISH = re.compile(r"[A-Za-z]{3,}[ ,.:;]+[A-Za-z]{3,}")  # two English words in a row
+
+
+def visible_texts(at) -> list[str]:
+    texts = []
+    for kind in ELEMENTS:
+        for element in getattr(at, kind):
+            texts += [getattr(element, a) for a in ("value", "label") if hasattr(element, a)]
+    for kind in WIDGETS:
+        for widget in getattr(at, kind):
+            texts += [widget.label, getattr(widget, "help", None)]
+            texts += [str(o) for o in getattr(widget, "options", None) or ()]
+    return [t for t in texts if isinstance(t, str)]
+
+
+@pytest.mark.parametrize(
+    "module, link",
+    [
+        ("explore", {}),
+        ("explore", {"mode": "grid"}),
+        ("explore", {"mode": "compare", "kind": "vae"}),
+        ("explore", {"mode": "gate"}),
+        ("explore", {"mode": "gate", "kind": "vae"}),  # told that a VAE has no gate
+        ("interpolate", {}),
+        ("interpolate", {"kind": "vae", "src": "data"}),
+        ("interpolate", {"kind": "vae", "src": "upload"}),
+        ("latent_map", {}),
+        ("train_live", {}),
+        ("learn", {}),
+        ("feedback", {}),
+    ],
+)
+def test_every_visible_text_is_chinese_in_chinese(module, link):
+    """Names (GAN, MNIST, z₁) may stay as they are; an English phrase means a string was
+    built outside the catalogues."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(PAGE_IN_CHINESE.format(module=module), default_timeout=60)
+    at.query_params.update(link)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    english = [t for t in visible_texts(at) if ENGLISH.search(t)]
+    assert english == []

@@ -96,11 +96,7 @@ class View:
 def page() -> None:
     st.title(tr("explore.title"))
     st.caption(tr("explore.intro"))
-    linked = state.incoming(PAGE, SCHEMA)
-    if linked is not None:
-        _restore(linked)
-    elif "ex_kind" not in st.session_state:
-        _restore(state.parse(SCHEMA, {})[0])
+    state.restore(PAGE, SCHEMA, _restore, first_key="ex_kind")
     kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
     if label is None:
         return
@@ -128,7 +124,7 @@ def _mode_ui(kind: str) -> str:
     return st.segmented_control(
         tr("explore.mode"),
         modes,
-        format_func=lambda m: tr(f"explore.{m}"),
+        format_func=widgets.labelled(modes, lambda m: tr(f"explore.{m}")),
         key="ex_mode",
         required=True,
         persist_state="session",

@@ -58,11 +58,7 @@ def _publish(seeds: tuple[int, ...], idx: tuple[int, ...]) -> dict[str, str]:
 def page() -> None:
     st.title(tr("pages.interpolate"))
     st.caption(tr("interpolate.intro"))
-    linked = state.incoming(PAGE, SCHEMA)
-    if linked is not None:
-        _restore(linked)
-    elif "ip_kind" not in st.session_state:
-        _restore(state.parse(SCHEMA, {})[0])
+    state.restore(PAGE, SCHEMA, _restore, first_key="ip_kind")
     kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"))
     if label is None:
         return
@@ -100,7 +96,7 @@ def _source_ui(kind: str) -> str:
     source = st.segmented_control(
         tr("interpolate.src"),
         sources,
-        format_func=lambda s: tr(f"interpolate.{s}"),
+        format_func=widgets.labelled(sources, lambda s: tr(f"interpolate.{s}")),
         key="ip_src",
         required=True,
         persist_state="session",

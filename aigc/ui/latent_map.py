@@ -52,11 +52,7 @@ def _publish() -> dict[str, str]:
 def page() -> None:
     st.title(tr("pages.latent_map"))
     st.caption(tr("latent_map.intro"))
-    linked = state.incoming(PAGE, SCHEMA)
-    if linked is not None:
-        _restore(linked)
-    elif "lm_data" not in st.session_state:
-        _restore(state.parse(SCHEMA, {})[0])
+    state.restore(PAGE, SCHEMA, _restore, first_key="lm_data")
     top = st.columns([2, 3], vertical_alignment="bottom")
     with top[0]:
         dataset = widgets.dataset_ui("lm_data")

@@ -9,7 +9,7 @@ and `publish` are the two calls that move values between ``st.query_params`` and
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -239,6 +239,19 @@ def incoming(page: str, schema: Schema) -> dict[str, object] | None:
     for notice in notices:
         st.toast(notice_text(notice), icon="⚠️")
     return values
+
+
+def restore(
+    page: str, schema: Schema, put: Callable[[dict[str, object]], None], first_key: str
+) -> None:
+    """Before a page draws its widgets: a shared link's values, or the defaults on the
+    session's first visit (when `first_key` is not in session state yet), go to `put`, which
+    writes them into the widgets' session state."""
+    linked = incoming(page, schema)
+    if linked is not None:
+        put(linked)
+    elif first_key not in st.session_state:
+        put(parse(schema, {})[0])
 
 
 def share_query(schema: Schema, values: Mapping[str, object]) -> dict[str, str]:

@@ -5,7 +5,7 @@ readouts. They draw widgets and return plain values; the pictures come from `pic
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -33,6 +33,13 @@ def keep_choice(key: str, options: Sequence, default: object) -> None:
     ss = st.session_state
     if key in ss:
         ss[key] = ss[key] if ss[key] in options else default
+
+
+def labelled(options: Sequence, label: Callable[[object], str]) -> Callable[[object], str]:
+    """A format_func with every option's text looked up now, in this run's language: Streamlit
+    (and AppTest) may call a format_func after the run, when the session's language is out of
+    reach."""
+    return {option: label(option) for option in options}.__getitem__
 
 
 # --- widgets ------------------------------------------------------------------------------
@@ -66,7 +73,7 @@ def dataset_ui(key: str) -> str:
     return st.segmented_control(
         tr("common.dataset"),
         DATASETS,
-        format_func=models.dataset_name,
+        format_func=labelled(DATASETS, models.dataset_name),
         key=key,
         required=True,
         persist_state="session",
@@ -87,7 +94,7 @@ def model_select_ui(key: str, options: list[str]) -> str | None:
     return st.selectbox(
         tr("common.weights"),
         options,
-        format_func=models.model_title,
+        format_func=labelled(options, models.model_title),
         key=key,
         persist_state="session",
     )

@@ -1,7 +1,7 @@
 """Measure 4 ("interaction"): how long a slider move takes to show, against a floor.
 
-- Pixels: ``latent.generate`` + PNG encoding of 1 image and of a 64-image grid, for every
-  shipped generator, on one thread as the page renders them.
+- Pixels: `aigc.render`'s one image and 64-image grid, the calls behind the page's pictures,
+  for every shipped generator (`aigc.bench.render_speed`).
 - AppTest: the rerun after a slider move on the Explore page (the app's first page) against
   ``scripts/static_slider_app.py`` with as many sliders, interleaved move by move. AppTest
   reruns the whole script, so the page's fragments get no credit here.
@@ -13,29 +13,19 @@ A page that does not load yet, or has no slider, is reported as "page not ready"
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from aigc.bench import browser
+from aigc.bench import browser, render_speed
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import interleaved, percentile, ratios
-from aigc.imaging import grid, png_bytes
-from aigc.latent import generate, sample_latents
-from aigc.training import to_uint8
-from aigc.weights import SHIPPED, load_shipped, shipped_path
 
 NAME = "interaction"
 ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "streamlit_app.py"
 STATIC_APP = ROOT / "scripts" / "static_slider_app.py"
-IMAGE_SCALE = 12  # the Explore page shows 28 px at 336 px
-GRID_SCALE = 2  # an 8 x 8 grid about 480 px wide
-GRID_TARGET_MS = Target("<=", 10.0)
 MOVED_SLIDERS = 4  # moves cycle over the first few sliders (directions, on Explore)
 
 
@@ -55,69 +45,6 @@ SETTINGS: dict[Mode, Settings] = {
 
 class PageNotReady(Exception):
     """The page failed to load or has nothing to move; the message says which."""
-
-
-@dataclass
-class Render:
-    generate_ms: float  # latent.generate
-    png_ms: float  # uint8, grid, upscale and PNG encoding
-
-    @property
-    def ms(self) -> float:
-        return self.generate_ms + self.png_ms
-
-
-def render(model: torch.nn.Module, n: int, round_: int) -> Render:
-    """Decode `n` latents of seed `round_` and encode them as one PNG, as the page does."""
-    z = sample_latents(n, model.latent_dim, round_)
-    labels = (torch.arange(n) + round_) % 10 if model.config.num_classes else None
-    t0 = time.perf_counter()
-    x = generate(model, z, labels)
-    t1 = time.perf_counter()
-    frames = to_uint8(x)
-    png_bytes(frames[0], IMAGE_SCALE) if n == 1 else png_bytes(grid(frames, 8), GRID_SCALE)
-    t2 = time.perf_counter()
-    return Render((t1 - t0) * 1000, (t2 - t1) * 1000)
-
-
-def image_figures(repeats: int) -> tuple[list[Figure], list[str]]:
-    """1 image and a 64-image grid of every shipped generator, with the grid also drawn by a
-    channels_last copy of the model (interleaved) to see whether the memory format pays."""
-    figures, notes = [], []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the page renders: one thread beats two at batch 1 on 2 cores
-    try:
-        for name in [n for n in SHIPPED if not n.startswith("classifier")]:
-            if not shipped_path(name).exists():
-                notes.append(f"- {name}: weights file missing, not timed.")
-                continue
-            model = load_shipped(name)
-            fast = load_shipped(name).to(memory_format=torch.channels_last)
-            for m in (model, fast):
-                render(m, 64, 0)  # warm-up: the first calls build kernels
-            times = interleaved(
-                {
-                    "1": lambda r, m=model: render(m, 1, r),
-                    "64": lambda r, m=model: render(m, 64, r),
-                    "64 cl": lambda r, m=fast: render(m, 64, r),
-                },
-                repeats,
-            )
-            grid_ms = [t.ms for t in times["64"]]
-            figures += [
-                Figure(f"{name}: 1 image, generate + PNG", "ms", [t.ms for t in times["1"]]),
-                Figure(f"{name}: 64-image grid, generate + PNG", "ms", grid_ms, GRID_TARGET_MS),
-                Figure(
-                    f"{name}: 64-image grid, channels_last / default",
-                    "x",
-                    ratios([t.ms for t in times["64 cl"]], grid_ms),
-                ),
-            ]
-            png_share = statistics.median(t.png_ms / t.ms for t in times["64"])
-            notes.append(f"- {name}: PNG encoding is {png_share:.0%} of the 64-grid's time.")
-    finally:
-        torch.set_num_threads(threads)
-    return figures, notes
 
 
 def open_page(path: Path, query: dict[str, str] | None = None):
@@ -202,7 +129,7 @@ def apptest_figures(moves: int) -> list[Figure]:
 def run(mode: Mode) -> Section:
     s = SETTINGS[mode]
     section = Section(NAME, "Interaction")
-    figures, notes = image_figures(s.image_repeats)
+    figures, notes = render_speed.figures(s.image_repeats)
     section.figures += figures
     section.notes += notes
     try:
@@ -225,8 +152,7 @@ def run(mode: Mode) -> Section:
                 Figure("browser: slider move -> image painted", "ms", [], note=str(e))
             )
     section.notes.append(
-        f"Images on 1 thread (as the page's renderers), 1 image at {IMAGE_SCALE}x, the 8x8 grid "
-        f"at {GRID_SCALE}x. AppTest moves cycle over the first {MOVED_SLIDERS} sliders of each "
+        f"{render_speed.NOTE} AppTest moves cycle over the first {MOVED_SLIDERS} sliders of each "
         "page; the static page has as many sliders as Explore and draws one picture without a "
         "model, so Explore / static is the cost of the model and the page's own work."
     )

@@ -19,13 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from aigc.bench.live import live_run
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import percentile
-from aigc.data import load_shipped
-from aigc.runs import lower_priority
+from aigc.bench.trainings import live_trainings
 from aigc.ui.bench.interaction import APP, PageNotReady, mover, open_page
 
 NAME = "load"
@@ -75,35 +71,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-@contextmanager
-def live_trainings(seconds: float) -> Iterator[list[str]]:
-    """Two live runs training in threads for the duration; yields a list that collects any
-    error they raise, and stops them on the way out."""
-    images = load_shipped("mnist", "train")
-    runs = [live_run(kind, images, 0, seconds=seconds) for kind in ("gan", "vae")]
-    errors: list[str] = []
-
-    def train(run) -> None:
-        lower_priority()  # as the run manager's workers train
-        torch.set_num_threads(1)  # 2 runs on 2 cores: one each, as the run manager shares them
-        try:
-            for _ in run:
-                pass
-        except Exception as e:
-            errors.append(f"{type(e).__name__}: {e}")
-
-    threads = [threading.Thread(target=train, args=(r,), daemon=True) for r in runs]
-    for t in threads:
-        t.start()
-    try:
-        yield errors
-    finally:
-        for r in runs:
-            r.stop()
-        for t in threads:
-            t.join()
 
 
 @contextmanager
