@@ -1,7 +1,12 @@
 import pytest
 import torch
+from streamlit import config
 
 from aigc.data import ImageSet, load_shipped
+
+# The app hides error details from visitors (.streamlit/config.toml); AppTest reads the same
+# file, and a failing test should say what went wrong.
+config.set_option("client.showErrorDetails", "full")
 
 
 @pytest.fixture(scope="session")

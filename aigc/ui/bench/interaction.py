@@ -49,8 +49,11 @@ class PageNotReady(Exception):
 
 def open_page(path: Path, query: dict[str, str] | None = None):
     """Load a page in AppTest; return (AppTest, first-run ms). Raises PageNotReady."""
+    from streamlit import config
     from streamlit.testing.v1 import AppTest
 
+    # The app hides error details from visitors; the bench must say why a page failed.
+    config.set_option("client.showErrorDetails", "full")
     if not path.exists():
         raise PageNotReady(f"{path.name} does not exist")
     at = AppTest.from_file(str(path), default_timeout=120)

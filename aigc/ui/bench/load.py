@@ -223,11 +223,30 @@ def run(mode: Mode) -> Section:
         crowd = sessions(APP, s.sessions, s.moves, THINK_S)
         burst = sessions(APP, s.sessions, s.moves)
         heap = heap_over_sessions(APP, s.sessions, s.heap_moves)
-    times = crowd.times
     failures = alone.failures + crowd.failures + burst.failures + heap.failures
     failures += [f"training: {e}" for e in training_errors]
-    n = s.sessions
-    section.figures += [
+    section.figures += _figures(s.sessions, alone, crowd, burst, heap, rss, failures)
+    section.notes += [f"- failure: {f}" for f in failures[:5]]
+    section.notes.append(
+        f"Each session: AppTest of the app, {s.moves} slider moves (timed passes), "
+        f"{s.heap_moves} (traced pass); the two trainings run throughout. In the timed pass "
+        f"each session pauses {THINK_S[0]:g}-{THINK_S[1]:g} s (random, seeded) before each "
+        "move, as a person looks at the picture before moving again; the worst-case pass "
+        "moves with no pauses at all. tracemalloc "
+        "starts just before the traced pass (tracing would slow the timed one), so 'before' is "
+        "what the server came to hold from then on, not the whole process; the target is read "
+        "as: of what the sessions took, at most 10% is still held once they close. The "
+        "AppTest clients run in the server's process (a browser would not), so their own work "
+        "counts against the server's."
+    )
+    return section
+
+
+def _figures(
+    n: int, alone: Crowd, crowd: Crowd, burst: Crowd, heap: Heap, rss: RssPeak, failures: list[str]
+) -> list[Figure]:
+    times = crowd.times
+    return [
         Figure("1 session + 2 trainings: rerun", "ms", alone.times),
         Figure(
             f"{n} sessions + 2 trainings: rerun p95",
@@ -255,17 +274,3 @@ def run(mode: Mode) -> Section:
             Target("<=", 0.10),
         ),
     ]
-    section.notes += [f"- failure: {f}" for f in failures[:5]]
-    section.notes.append(
-        f"Each session: AppTest of the app, {s.moves} slider moves (timed passes), "
-        f"{s.heap_moves} (traced pass); the two trainings run throughout. In the timed pass "
-        f"each session pauses {THINK_S[0]:g}-{THINK_S[1]:g} s (random, seeded) before each "
-        "move, as a person looks at the picture before moving again; the worst-case pass "
-        "moves with no pauses at all. tracemalloc "
-        "starts just before the traced pass (tracing would slow the timed one), so 'before' is "
-        "what the server came to hold from then on, not the whole process; the target is read "
-        "as: of what the sessions took, at most 10% is still held once they close. The "
-        "AppTest clients run in the server's process (a browser would not), so their own work "
-        "counts against the server's."
-    )
-    return section
