@@ -125,9 +125,10 @@ def cmd_train(args) -> None:
         "torch": torch.__version__,
     }
     save_model(run.model, args.out, provenance)
-    print(f"{ev.reason}: saved {args.out} after {run.step} steps")
-    if ev.diverged:
+    if ev.divergence is not None:
+        print(f"diverged: {ev.divergence.describe()}; saved the last good weights to {args.out}")
         raise SystemExit(1)
+    print(f"{ev.finish}: saved {args.out} after {run.step} steps")
 
 
 def cmd_evaluate(args) -> None:

@@ -34,7 +34,7 @@ from torch import nn
 from aigc import data, recipes
 from aigc.metrics import agreement
 from aigc.recipes import new_model
-from aigc.training import Progress, TrainConfig, TrainingRun
+from aigc.training import Divergence, Finish, Progress, TrainConfig, TrainingRun
 
 if TYPE_CHECKING:
     from aigc.models import Classifier
@@ -68,10 +68,16 @@ class Status(StrEnum):
     FINISHED = "finished"  # used its whole budget
     STOPPED = "stopped"  # stopped by its owner, by release, or because nobody polled it
     DIVERGED = "diverged"  # a loss or weight went NaN/Inf; the last good weights are kept
-    FAILED = "failed"  # the training loop raised; the message says what
+    FAILED = "failed"  # the training loop raised; RunView.error says what
 
 
 ENDED = frozenset({Status.FINISHED, Status.STOPPED, Status.DIVERGED, Status.FAILED})
+STATUS_OF_FINISH = {
+    Finish.STEPS: Status.FINISHED,
+    Finish.TIME: Status.FINISHED,
+    Finish.STOPPED: Status.STOPPED,
+    Finish.DIVERGED: Status.DIVERGED,
+}
 
 
 class UnknownRun(KeyError):
@@ -102,7 +108,8 @@ class RunView:
 
     run_id: str
     status: Status
-    message: str  # the loop's finish reason ("steps", "time", "stopped", "diverged: ...")
+    divergence: Divergence | None  # what went non-finite, and when; set when DIVERGED
+    error: str | None  # "ExceptionType: message" when FAILED, for the log and a bug report
     queue_position: int | None  # 1 = next to start; None unless queued
     step: int
     elapsed: float  # seconds of training, pauses excluded
@@ -124,7 +131,8 @@ class _Run:
     scorer: Scorer | None
     last_poll: float
     status: Status = Status.QUEUED
-    message: str = ""
+    divergence: Divergence | None = None
+    error: str | None = None
     latest: Progress | None = None
     curve: list[CurvePoint] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
@@ -279,7 +287,8 @@ class RunManager:
             return RunView(
                 run_id=run_id,
                 status=status,
-                message=run.message,
+                divergence=run.divergence,
+                error=run.error,
                 queue_position=position,
                 step=step,
                 elapsed=elapsed,
@@ -317,7 +326,7 @@ class RunManager:
             if run.status not in ENDED:
                 raise RuntimeError(f"run {run_id} is still {run.status}")
             if run.status is Status.FAILED:
-                raise RuntimeError(f"run {run_id} failed: {run.message}")
+                raise RuntimeError(f"run {run_id} failed: {run.error}")
             return copy.deepcopy(run.trainer.model).eval()
 
     def release(self, run_id: str) -> None:
@@ -336,7 +345,7 @@ class RunManager:
             idle = [r for r in self._runs.values() if now - r.last_poll > self.idle_timeout]
             for run in idle:
                 del self._runs[run.run_id]
-                self._stop(run, f"expired: nobody watched it for {self.idle_timeout:g} s")
+                self._stop(run)
         return [run.run_id for run in idle]
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -375,13 +384,11 @@ class RunManager:
         except KeyError:
             raise UnknownRun(run_id) from None
 
-    def _stop(self, run: _Run, reason: str = "") -> None:
-        """`reason`, if given, replaces the loop's own "stopped" as the run's message."""
+    def _stop(self, run: _Run) -> None:
         if run.status is Status.QUEUED:
             self._queue.remove(run)
-            run.status, run.message = Status.STOPPED, reason or "stopped"
+            run.status = Status.STOPPED
         elif run.status not in ENDED:
-            run.message = reason
             run.trainer.stop()
 
     def _start_waiting(self) -> None:
@@ -409,7 +416,7 @@ class RunManager:
         except Exception as e:  # a bug or out-of-memory must not keep the slot forever
             _log.exception("training run %s failed", run.run_id)
             with self._lock:
-                run.status, run.message = Status.FAILED, f"{type(e).__name__}: {e}"
+                run.status, run.error = Status.FAILED, f"{type(e).__name__}: {e}"
         finally:
             with self._lock:
                 self._holding.discard(run)
@@ -421,9 +428,8 @@ class RunManager:
                 self._start_waiting()
 
     def _record(self, run: _Run, ev: Progress) -> None:
-        # A diverged run's final samples may come from poisoned weights (the GAN's averaged
-        # generator is not rolled back), so its timeline ends at the last good snapshot.
-        keep_samples = ev.samples is not None and not ev.diverged
+        # A diverged run's last event has no samples, so its timeline ends at the last good one.
+        keep_samples = ev.samples is not None
         score = None
         if keep_samples and run.scorer is not None:
             try:
@@ -445,9 +451,7 @@ class RunManager:
                 )
                 run.snapshots = thin(run.snapshots, MAX_SNAPSHOTS)
             if ev.finished:
-                run.status = _final_status(ev)
-                if not (run.status is Status.STOPPED and run.message):
-                    run.message = ev.reason
+                run.status, run.divergence = STATUS_OF_FINISH[ev.finish], ev.divergence
 
     def _ensure_janitor(self) -> None:
         if self._janitor is None:
@@ -470,14 +474,6 @@ class RunManager:
 def _shutdown_all() -> None:
     for manager in list(_MANAGERS):
         manager.shutdown()
-
-
-def _final_status(ev: Progress) -> Status:
-    if ev.diverged:
-        return Status.DIVERGED
-    if ev.reason == "stopped":
-        return Status.STOPPED
-    return Status.FINISHED
 
 
 def lower_priority() -> None:

@@ -72,7 +72,7 @@ def test_run_trains_a_copy_and_records_its_history(images):
     manager = RunManager(max_runs=1, cores=1)
     run_id = manager.submit(model, images, cfg(steps=20))
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.FINISHED and view.message == "steps"
+    assert view.status is Status.FINISHED and view.divergence is view.error is None
     assert view.step == 20 and view.eta_s is None
     assert [s.step for s in view.snapshots] == [5, 10, 15, 20]
     assert [p.step for p in view.curve] == [5, 10, 15, 20]
@@ -145,7 +145,7 @@ def test_stop_ends_the_run_within_one_step(images):
     at_stop = started[0]
     t0 = time.monotonic()
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.STOPPED and view.message == "stopped"
+    assert view.status is Status.STOPPED
     assert view.step <= at_stop + 1  # at most the step already in progress completes
     assert time.monotonic() - t0 < 2.0
     assert view.snapshots[-1].step == view.step  # the model as stopped is on the timeline
@@ -181,7 +181,7 @@ def test_nan_ends_the_run_as_diverged_with_the_last_good_weights_and_snapshot(im
     run_id = manager.submit(model, images, cfg(steps=30, snapshot_every=5))
     view = wait_for(manager, run_id, ended)
     assert view.status is Status.DIVERGED
-    assert view.message.startswith("diverged:") and "at step 9" in view.message
+    assert view.divergence.step == 9 and view.divergence.source == "loss"
     assert [s.step for s in view.snapshots] == [5]  # the last good one
     trained = manager.model(run_id)
     assert all(torch.isfinite(p).all() for p in trained.parameters())
@@ -193,7 +193,7 @@ def test_a_huge_learning_rate_diverges_a_gan(images):
     manager = RunManager(max_runs=1, cores=1)
     run_id = manager.submit(gan, images, cfg(steps=30, lr=1e12, lr_decay=False))
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.DIVERGED, view.message
+    assert view.status is Status.DIVERGED, view.error
     assert view.snapshots == ()  # no good snapshot yet: the poisoned grid is not shown
     assert all(torch.isfinite(p).all() for p in manager.model(run_id).parameters())
 

@@ -436,15 +436,14 @@ def _live_panel() -> None:
 
 def _result_panel(result: Result) -> None:
     view = result.view
-    reason = view.message
     if view.status is Status.FINISHED:
         st.success(tr(TEXT, "finished", step=view.step, seconds=view.elapsed))
     elif view.status is Status.STOPPED:
         st.info(tr(TEXT, "stopped", step=view.step, seconds=view.elapsed))
     elif view.status is Status.DIVERGED:
-        st.error(tr(TEXT, "diverged", reason=reason.removeprefix("diverged: ")))
+        st.error(tr(TEXT, "diverged", reason=view.divergence.describe()))
     else:
-        st.error(tr(TEXT, "failed", reason=reason))
+        st.error(tr(TEXT, "failed", reason=view.error))
     if result.label is not None:
         st.markdown(tr(TEXT, "saved", label=result.label))
     elif result.model is not None:
