@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from aigc.models import VAE, Classifier
 from aigc.models.vae import vae_loss
+
+if TYPE_CHECKING:
+    from aigc.runs import Scorer
 
 
 @dataclass
@@ -35,6 +39,20 @@ def classify(classifier: Classifier, images: torch.Tensor) -> Scores:
 def agreement(classifier: Classifier, images: torch.Tensor, requested: torch.Tensor) -> float:
     """Fraction of samples the classifier assigns to the class they were generated for."""
     return float((classify(classifier, images).labels == requested.numpy()).mean())
+
+
+def agreement_scorer(classifier: Classifier) -> Scorer:
+    """Score a snapshot by how many samples the classifier takes for the class they were drawn
+    for; unconditional samples have no class to agree with and get None. The classifier is only
+    read (eval mode, no gradients), so one shared copy can score every run."""
+
+    def score(samples: np.ndarray, labels: np.ndarray) -> float | None:
+        if (labels < 0).any():
+            return None
+        x = torch.from_numpy(samples).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
+        return agreement(classifier, x, torch.from_numpy(labels))
+
+    return score
 
 
 def class_entropy_ratio(labels: np.ndarray, num_classes: int = 10) -> float:

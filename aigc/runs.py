@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import copy
 import logging
-import os
 import threading
 import time
 import uuid
@@ -25,29 +24,20 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from aigc import data, recipes
-from aigc.metrics import agreement
-from aigc.recipes import new_model
+from aigc import data
+from aigc.cpu import env_count, lower_priority
 from aigc.training import Divergence, Finish, Progress, TrainConfig, TrainingRun
-
-if TYPE_CHECKING:
-    from aigc.models import Classifier
 
 _log = logging.getLogger(__name__)
 
 MAX_SNAPSHOTS = 200  # ~80 KB each (100 samples of 28x28): 16 MB for a run's whole timeline
 MAX_CURVE_POINTS = 2000
 IDLE_TIMEOUT_S = 60.0
-# Steps between sample grids in a live run: a few grids a second on 2 cores, so a page that
-# redraws twice a second always has a new one to show.
-LIVE_SNAPSHOT_EVERY = {"gan": 5, "vae": 10}
-TRAINING_NICENESS = 10  # see lower_priority
 
 Scorer = Callable[[np.ndarray, np.ndarray], float | None]
 
@@ -55,10 +45,6 @@ Scorer = Callable[[np.ndarray, np.ndarray], float | None]
 # killed in the middle of a torch op aborts the process ("terminate called without an active
 # exception").
 _MANAGERS: weakref.WeakSet[RunManager] = weakref.WeakSet()
-
-# Seeding goes through torch's global generator (the layers draw their initial weights from
-# it), which every thread shares: one model is built at a time, inside fork_rng so the rest of
-# the process keeps its random stream.
 
 
 class Status(StrEnum):
@@ -157,56 +143,6 @@ def eta_seconds(config: TrainConfig, step: int, elapsed: float) -> float | None:
     return min(left) if left else None
 
 
-def submit_live(
-    manager: RunManager,
-    kind: str,
-    dataset: str,
-    *,
-    conditional: bool = True,
-    seed: int = 0,
-    scorer: Scorer | None = None,
-    **train_overrides,
-) -> str:
-    """Queue a run of the live recipe from scratch on the shipped `dataset`; return its id.
-
-    Args:
-        train_overrides: TrainConfig fields over the recipe's (lr, batch_size, seconds, steps).
-    """
-    images = data.load_shipped(dataset)
-    config = recipes.live_train_config(
-        kind, seed=seed, snapshot_every=LIVE_SNAPSHOT_EVERY[kind], **train_overrides
-    )
-    return manager.submit(new_model(kind, images, conditional, seed), images, config, scorer=scorer)
-
-
-def agreement_scorer(classifier: Classifier) -> Scorer:
-    """Score a snapshot by how many samples the classifier takes for the class they were drawn
-    for; unconditional samples have no class to agree with and get None. The classifier is only
-    read (eval mode, no gradients), so one shared copy can score every run."""
-
-    def score(samples: np.ndarray, labels: np.ndarray) -> float | None:
-        if (labels < 0).any():
-            return None
-        x = torch.from_numpy(samples).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
-        return agreement(classifier, x, torch.from_numpy(labels))
-
-    return score
-
-
-def _env_count(name: str) -> int:
-    """A positive whole number from the environment variable `name`, else os.cpu_count()."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return os.cpu_count() or 1
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return value
-
-
 class RunManager:
     """Runs training in background threads under a server-wide cap, first come first served.
 
@@ -228,10 +164,10 @@ class RunManager:
         idle_timeout: float = IDLE_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.max_runs = max_runs if max_runs is not None else _env_count("AIGC_MAX_RUNS")
+        self.max_runs = max_runs if max_runs is not None else env_count("AIGC_MAX_RUNS")
         if self.max_runs < 1:
             raise ValueError(f"max_runs={self.max_runs} must be at least 1")
-        self.cores = cores if cores is not None else _env_count("AIGC_TRAIN_CORES")
+        self.cores = cores if cores is not None else env_count("AIGC_TRAIN_CORES")
         if self.cores < 1:
             raise ValueError(f"cores={self.cores} must be at least 1")
         self.idle_timeout = idle_timeout
@@ -256,7 +192,7 @@ class RunManager:
         scorer: Scorer | None = None,
     ) -> str:
         """Queue a run over a copy of `model` (never modified) and return its id; it starts
-        as soon as a slot is free. `scorer` rates each snapshot (see :func:`agreement_scorer`)."""
+        as soon as a slot is free. `scorer` rates each snapshot (see :func:`aigc.metrics.agreement_scorer`)."""
         trainer = TrainingRun(model, images, config)
         run = _Run(uuid.uuid4().hex, trainer, scorer, last_poll=self._clock())
         with self._lock:
@@ -474,20 +410,3 @@ class RunManager:
 def _shutdown_all() -> None:
     for manager in list(_MANAGERS):
         manager.shutdown()
-
-
-def lower_priority() -> None:
-    """Let the page's reruns win the CPU from training: raise the calling thread's nice value.
-
-    Why: a rerun after a slider move needs ~20 ms of CPU at once, a training step can wait;
-    on a 2-core server two live runs otherwise hold both cores while 30 sessions queue behind
-    them. Linux applies nice per thread (threads torch starts from here inherit it); elsewhere
-    this does nothing.
-    """
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), TRAINING_NICENESS)
-        )
-    except (AttributeError, OSError):
-        pass

@@ -36,7 +36,7 @@ from PIL import Image, ImageFile
 from safetensors.torch import save as st_save
 from streamlit.testing.v1 import AppTest
 
-from aigc import checkpoint, data, feedback_store, imaging, runs
+from aigc import checkpoint, data, feedback_store, imaging, recipes
 from aigc.checkpoint import MAX_FILE_BYTES, MAX_HEADER_BYTES, WeightsError, load_model, to_bytes
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
 from aigc.runs import RunManager, Status, UnknownRun
@@ -540,7 +540,7 @@ def test_11_overflow_mid_run_diverges_keeps_the_last_good_snapshot_and_still_gen
 @pytest.mark.parametrize("kind", ["vae", "gan"])
 def test_11_an_absurd_learning_rate_on_the_live_recipe_diverges_and_still_generates(kind):
     manager = RunManager(max_runs=1, cores=1)
-    run_id = runs.submit_live(manager, kind, "mnist", lr=1e15, steps=40, lr_decay=False)
+    run_id = recipes.submit_live(manager, kind, "mnist", lr=1e15, steps=40, lr_decay=False)
     view = wait_until_ended(manager, run_id, timeout=60)
     assert view.status is Status.DIVERGED, (view.status, view.error)
     assert all(np.isfinite(s.samples).all() for s in view.snapshots)

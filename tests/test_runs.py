@@ -14,17 +14,9 @@ import pytest
 import torch
 
 from aigc import data
+from aigc.metrics import agreement_scorer
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.runs import (
-    MAX_SNAPSHOTS,
-    RunManager,
-    Status,
-    UnknownRun,
-    agreement_scorer,
-    eta_seconds,
-    new_model,
-    thin,
-)
+from aigc.runs import MAX_SNAPSHOTS, RunManager, Status, UnknownRun, eta_seconds, thin
 from aigc.training import TrainConfig
 
 
@@ -332,19 +324,6 @@ def test_cap_and_cores_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("AIGC_MAX_RUNS")
     monkeypatch.delenv("AIGC_TRAIN_CORES")
     assert RunManager().max_runs == RunManager().cores == (os.cpu_count() or 1)
-
-
-def test_new_model_is_seeded_and_leaves_the_global_stream_alone(images):
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    a = new_model("gan", images, conditional=True, seed=7)
-    assert torch.equal(torch.rand(3), expected)
-    b = new_model("gan", images, conditional=True, seed=7)
-    for key, value in a.state_dict().items():
-        assert torch.equal(value, b.state_dict()[key])
-    vae = new_model("vae", images, conditional=False, seed=7)
-    assert vae.config.num_classes == 0
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice is Linux's")

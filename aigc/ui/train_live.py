@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import streamlit as st
 from torch import nn
 
-from aigc import data, imaging, recipes, runs
+from aigc import data, imaging, metrics, recipes, runs
 from aigc.checkpoint import WeightsError, to_bytes
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
@@ -214,7 +214,7 @@ def shipped_classifier(dataset: str) -> Classifier:
 
 def _scorer(dataset: str) -> runs.Scorer | None:
     try:
-        return runs.agreement_scorer(shipped_classifier(dataset))
+        return metrics.agreement_scorer(shipped_classifier(dataset))
     except WeightsError:  # not trained yet; not cached, so the next run tries again
         return None
 
@@ -298,7 +298,7 @@ def _start(settings: Settings) -> None:
     _release_live()
     st.session_state.pop(RESULT, None)
     scorer = _scorer(settings.dataset)
-    run_id = runs.submit_live(
+    run_id = recipes.submit_live(
         run_manager(),
         settings.kind,
         settings.dataset,

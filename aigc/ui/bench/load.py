@@ -24,8 +24,8 @@ import torch
 from aigc.bench.live import live_run
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import percentile
+from aigc.cpu import lower_priority
 from aigc.data import load_shipped
-from aigc.runs import lower_priority
 from aigc.ui.bench.interaction import APP, PageNotReady, mover, open_page
 
 NAME = "load"
