@@ -16,10 +16,14 @@ import numpy as np
 import torch
 
 from aigc.models import VAE, Classifier
-from aigc.models.vae import vae_loss
+from aigc.models.vae import gaussian_kl, vae_loss
 
 if TYPE_CHECKING:
     from aigc.runs import Scorer
+
+# A latent dimension whose mean KL on held-out images is above this (nats) carries information;
+# below it the posterior has collapsed to the prior there and the decoder ignores it.
+ACTIVE_KL_NATS = 0.05
 
 
 @dataclass
@@ -112,4 +116,10 @@ def kl_per_dimension(vae: VAE, x: torch.Tensor, y: torch.Tensor | None = None) -
     (posterior collapse)."""
     vae.eval()
     mu, logvar = vae.encode(x, y if vae.config.num_classes else None)
-    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(0).numpy()
+    return gaussian_kl(mu, logvar).mean(0).numpy()
+
+
+def active_dimensions(kl: np.ndarray) -> int:
+    """How many dimensions of a :func:`kl_per_dimension` result carry more than ACTIVE_KL_NATS:
+    the one rule the evaluation's figure and the latent map's caption both count by."""
+    return int((kl > ACTIVE_KL_NATS).sum())

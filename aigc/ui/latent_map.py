@@ -66,9 +66,9 @@ TEXT = {
     "kl": {"en": "Which dimensions the 16-D VAE uses", "zh": "16 维 VAE 使用了哪些维度"},
     "kl_caption": {
         "en": "Mean KL divergence of each latent dimension on held-out images (nats). "
-        "{k} of {d} carry more than 0.1 nats; a dimension near 0 has collapsed to the prior, "
+        "{k} of {d} carry more than {threshold:g} nats; a dimension near 0 has collapsed to the prior, "
         "and the decoder ignores it.",
-        "zh": "每个潜在维度在测试图像上的平均 KL 散度(奈特)。{d} 个维度中有 {k} 个超过 0.1 奈特;"
+        "zh": "每个潜在维度在测试图像上的平均 KL 散度(奈特)。{d} 个维度中有 {k} 个超过 {threshold:g} 奈特;"
         "接近 0 的维度已塌缩到先验,解码器会忽略它。",
     },
     "kl_axis": {"en": "KL (nats)", "zh": "KL(奈特)"},
@@ -290,6 +290,12 @@ def _kl_ui(label: str, model: nn.Module, dataset: str) -> None:
     )
     st.bar_chart(table, x=tr(TEXT, "dimension"), y=tr(TEXT, "kl_axis"), height=260)
     st.caption(
-        tr(TEXT, "kl_caption", k=explore_math.used_dimensions(kl), d=len(kl))
+        tr(
+            TEXT,
+            "kl_caption",
+            k=metrics.active_dimensions(kl),
+            d=len(kl),
+            threshold=metrics.ACTIVE_KL_NATS,
+        )
         + f" ({models.model_title(label)})"
     )
