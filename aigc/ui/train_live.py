@@ -8,7 +8,6 @@ and draws what it sees. When the run ends, the session gets its own copy of the 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import streamlit as st
 from torch import nn
 
 from aigc import data, imaging, metrics, recipes, runs
-from aigc.checkpoint import WeightsError, to_bytes
+from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
 from aigc.ui import models
@@ -450,16 +449,15 @@ def _result_panel(result: Result) -> None:
         st.warning(tr(TEXT, "session_full", n=models.MAX_SESSION_MODELS))
     if result.model is not None:
         settings = result.live.settings
-        provenance = {
-            "made_by": "aigc Train live page",
-            "dataset": settings.dataset,
-            "data_source": "shipped",
-            "status": str(view.status),
-            "steps": view.step,
-            "seconds": round(view.elapsed, 1),
-            "train_config": dataclasses.asdict(view.config),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
+        provenance = training_provenance(
+            view.config,
+            dataset=settings.dataset,
+            data_source="shipped",
+            steps=view.step,
+            seconds=view.elapsed,
+            made_by="aigc Train live page",
+            status=str(view.status),
+        )
         model = result.model
         st.download_button(
             tr(TEXT, "download"),
