@@ -149,7 +149,7 @@ class TrainingRun:
     def __iter__(self) -> Iterator[Progress]:
         cfg = self.config
         gen = torch.Generator().manual_seed(cfg.seed)
-        steps = _steps_for(self.model, cfg, self.x, self.y)
+        kind = _steps_for(self.model, cfg, self.x, self.y)
         batches = self._batches(gen)
         elapsed = 0.0
         last_losses: dict[str, float] = {}
@@ -161,8 +161,8 @@ class TrainingRun:
             t0 = time.perf_counter()
             x, y = next(batches)
             if cfg.lr_decay:
-                steps.set_lr(cfg.lr * (1 - 0.9 * self._fraction_done(elapsed)))
-            losses = steps.step(x, y, gen, self.step)
+                kind.set_lr(cfg.lr * (1 - 0.9 * self._fraction_done(elapsed)))
+            losses = kind.step(x, y, gen, self.step)
             self.step += 1
             elapsed += time.perf_counter() - t0
             divergence = self._divergence(losses)
@@ -171,11 +171,11 @@ class TrainingRun:
                 break
             last_losses = losses
             if self.step % cfg.snapshot_every == 0:
-                self._good_state = copy.deepcopy(steps.state())
-                yield self._event(elapsed, losses, steps.snapshot())
+                self._good_state = copy.deepcopy(kind.state())
+                yield self._event(elapsed, losses, kind.snapshot())
         if divergence is None:
-            self.model.load_state_dict(steps.state())
-            snapshot = steps.snapshot()
+            self.model.load_state_dict(kind.state())
+            snapshot = kind.snapshot()
         else:  # a snapshot now would come from the broken weights: the last good one stands
             self.model.load_state_dict(self._good_state)
             snapshot = None

@@ -74,6 +74,26 @@ def test_nan_in_data_ends_the_run_as_diverged_with_the_last_good_weights(small_m
     assert all(torch.equal(good[k], v) for k, v in run.model.state_dict().items())
 
 
+def test_a_weight_that_turns_non_finite_while_the_loss_is_finite_is_named(small_mnist):
+    calls = [0]
+
+    def poison(module, inputs, output):  # after the output: this step's loss stays finite
+        calls[0] += 1
+        if calls[0] == 3:
+            module.weight.data[0, 0] = float("inf")
+
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(hidden=32, z_dim=4))
+    vae.mu.register_forward_hook(poison)
+    run = TrainingRun(vae, small_mnist, TrainConfig(steps=10, snapshot_every=2, batch_size=16))
+    last = list(run)[-1]
+    d = last.divergence
+    assert last.finish is Finish.DIVERGED and (d.step, d.source) == (3, "weight")
+    assert d.name in dict(vae.named_parameters()) and not math.isfinite(d.value)
+    assert d.describe().startswith(f"weight {d.name} became ")
+    assert all(torch.isfinite(p).all() for p in run.model.parameters())
+
+
 def test_an_absurd_learning_rate_diverges_a_gan_and_keeps_finite_weights(small_mnist):
     torch.manual_seed(0)
     run = TrainingRun(
