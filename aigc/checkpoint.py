@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import glob
 import json
 import os
@@ -18,7 +19,7 @@ import struct
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load as st_load
@@ -27,6 +28,9 @@ from torch import nn
 
 from aigc.data import DATASETS
 from aigc.models import KINDS
+
+if TYPE_CHECKING:
+    from aigc.training import TrainConfig
 
 FORMAT = "aigc-weights/1"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest shipped file (a conv VAE) is 10.4 MB
@@ -38,6 +42,31 @@ STALE_TEMP_S = 3600  # a temp file this old was left by a save that was killed m
 
 class WeightsError(ValueError):
     """A weights file that cannot be used; the message is one line for the user."""
+
+
+def training_provenance(
+    config: TrainConfig,
+    *,
+    dataset: str,
+    data_source: str,
+    steps: int,
+    seconds: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What a file trained here records about how it was made, the same whether the CLI or the
+    page trained it: enough to train it again. `extra` adds what only one caller knows (the
+    command line, the page's name)."""
+    return {
+        "dataset": dataset,
+        "data_source": data_source,
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "seed": config.seed,
+        "train_config": dataclasses.asdict(config),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        **extra,
+    }
 
 
 def save_model(

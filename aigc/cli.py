@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import shlex
@@ -14,9 +13,10 @@ from pathlib import Path
 import torch
 
 from aigc import data, recipes
-from aigc.checkpoint import WeightsError, load_model, save_model
+from aigc.checkpoint import WeightsError, load_model, save_model, training_provenance
+from aigc.explore_math import seed_latents
 from aigc.imaging import write_image
-from aigc.latent import generate, latent_for_seed, path, sample_latents
+from aigc.latent import generate, path, sample_latents
 from aigc.models import KINDS
 from aigc.training import TrainingRun, to_uint8
 from aigc.weights import MANIFEST, SHIPPED, load_shipped, shipped_path
@@ -67,7 +67,7 @@ def cmd_interpolate(args) -> None:
     model = _load(args)
     if not 2 <= args.steps <= 200:
         raise SystemExit("error: --steps must be in 2..200")
-    points = torch.stack([latent_for_seed(s, model.latent_dim) for s in args.seeds])
+    points = seed_latents(args.seeds, model.latent_dim)
     zs = path(points, args.steps, spherical=args.slerp)
     images = to_uint8(
         generate(
@@ -112,22 +112,20 @@ def cmd_train(args) -> None:
             )
     finally:
         signal.signal(signal.SIGINT, previous)
-    provenance = {
-        "dataset": args.dataset,
-        "data_source": str(args.data_dir) if args.data_dir else "shipped",
-        "train_images": len(images),
-        "steps": run.step,
-        "seconds": round(ev.elapsed, 1),
-        "seed": args.seed,
-        "train_config": vars(train_cfg),
-        "command": "python -m aigc " + shlex.join(args.argv),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
-    }
+    provenance = training_provenance(
+        train_cfg,
+        dataset=args.dataset,
+        data_source=str(args.data_dir) if args.data_dir else "shipped",
+        steps=run.step,
+        seconds=ev.elapsed,
+        train_images=len(images),
+        command="python -m aigc " + shlex.join(args.argv),
+    )
     save_model(run.model, args.out, provenance)
-    print(f"{ev.reason}: saved {args.out} after {run.step} steps")
-    if ev.diverged:
+    if ev.divergence is not None:
+        print(f"diverged: {ev.divergence.describe()}; saved the last good weights to {args.out}")
         raise SystemExit(1)
+    print(f"{ev.finish}: saved {args.out} after {run.step} steps")
 
 
 def cmd_evaluate(args) -> None:

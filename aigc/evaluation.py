@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -52,7 +51,7 @@ def evaluate(
     if isinstance(model, VAE):
         out["heldout_nats"] = metrics.vae_heldout_nats(model, x_test, y_test)
         kl = metrics.kl_per_dimension(model, x_test, y_test)
-        out["active_dims"] = float(np.sum(kl > 0.05))
+        out["active_dims"] = float(metrics.active_dimensions(kl))
     if isinstance(model, GAN):
         out["mean_realness"] = float(model.realness(images, labels).mean())
     return out

@@ -70,9 +70,3 @@ def manifold_grid(n: int, extent: float) -> torch.Tensor:
 def nearest(points: np.ndarray, query: Sequence[float]) -> int:
     """Index of the row of points (N, D) closest to query (D,)."""
     return int(np.argmin(((points - np.asarray(query, dtype=points.dtype)) ** 2).sum(axis=1)))
-
-
-def used_dimensions(kl: np.ndarray, threshold: float = 0.1) -> int:
-    """How many latent dimensions carry more than `threshold` nats on average: the rest have
-    collapsed to the prior and the decoder ignores them."""
-    return int((kl > threshold).sum())

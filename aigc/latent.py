@@ -121,15 +121,9 @@ def principal_directions(
         return Directions(comps, ratio)
     if not isinstance(model, GAN):
         raise TypeError(f"no latent space in a {type(model).__name__}")
-    g = model.eval().generator
     z = sample_latents(n, model.latent_dim, seed)
-    labels = torch.arange(n) % max(1, model.config.num_classes)
-    inputs = (
-        torch.cat([z, torch.nn.functional.one_hot(labels, model.config.num_classes).float()], 1)
-        if model.config.num_classes
-        else z
-    )
-    h = g.fc(inputs)
+    k_classes = model.config.num_classes
+    h = model.eval().generator.hidden(z, torch.arange(n) % k_classes if k_classes else None)
     centred, comps, ratio = _pca(h, k)
     coeffs = centred @ comps.T  # (n, k)
     back = torch.linalg.lstsq(coeffs, z - z.mean(0)).solution  # (k, D)

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from aigc.models import VAE, Classifier
-from aigc.models.vae import vae_loss
+from aigc.models.vae import gaussian_kl, vae_loss
+
+if TYPE_CHECKING:
+    from aigc.runs import Scorer
+
+# A latent dimension whose mean KL on held-out images is above this (nats) carries information;
+# below it the posterior has collapsed to the prior there and the decoder ignores it.
+ACTIVE_KL_NATS = 0.05
 
 
 @dataclass
@@ -35,6 +43,20 @@ def classify(classifier: Classifier, images: torch.Tensor) -> Scores:
 def agreement(classifier: Classifier, images: torch.Tensor, requested: torch.Tensor) -> float:
     """Fraction of samples the classifier assigns to the class they were generated for."""
     return float((classify(classifier, images).labels == requested.numpy()).mean())
+
+
+def agreement_scorer(classifier: Classifier) -> Scorer:
+    """Score a snapshot by how many samples the classifier takes for the class they were drawn
+    for; unconditional samples have no class to agree with and get None. The classifier is only
+    read (eval mode, no gradients), so one shared copy can score every run."""
+
+    def score(samples: np.ndarray, labels: np.ndarray) -> float | None:
+        if (labels < 0).any():
+            return None
+        x = torch.from_numpy(samples).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
+        return agreement(classifier, x, torch.from_numpy(labels))
+
+    return score
 
 
 def class_entropy_ratio(labels: np.ndarray, num_classes: int = 10) -> float:
@@ -94,4 +116,10 @@ def kl_per_dimension(vae: VAE, x: torch.Tensor, y: torch.Tensor | None = None) -
     (posterior collapse)."""
     vae.eval()
     mu, logvar = vae.encode(x, y if vae.config.num_classes else None)
-    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(0).numpy()
+    return gaussian_kl(mu, logvar).mean(0).numpy()
+
+
+def active_dimensions(kl: np.ndarray) -> int:
+    """How many dimensions of a :func:`kl_per_dimension` result carry more than ACTIVE_KL_NATS:
+    the one rule the evaluation's figure and the latent map's caption both count by."""
+    return int((kl > ACTIVE_KL_NATS).sum())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import copy
 import logging
-import os
 import threading
 import time
 import uuid
@@ -25,29 +24,20 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from aigc import data, recipes
-from aigc.metrics import agreement
-from aigc.recipes import new_model
-from aigc.training import Progress, TrainConfig, TrainingRun
-
-if TYPE_CHECKING:
-    from aigc.models import Classifier
+from aigc import data
+from aigc.cpu import env_count, lower_priority
+from aigc.training import Divergence, Finish, Progress, TrainConfig, TrainingRun
 
 _log = logging.getLogger(__name__)
 
 MAX_SNAPSHOTS = 200  # ~80 KB each (100 samples of 28x28): 16 MB for a run's whole timeline
 MAX_CURVE_POINTS = 2000
 IDLE_TIMEOUT_S = 60.0
-# Steps between sample grids in a live run: a few grids a second on 2 cores, so a page that
-# redraws twice a second always has a new one to show.
-LIVE_SNAPSHOT_EVERY = {"gan": 5, "vae": 10}
-TRAINING_NICENESS = 10  # see lower_priority
 
 Scorer = Callable[[np.ndarray, np.ndarray], float | None]
 
@@ -55,10 +45,6 @@ Scorer = Callable[[np.ndarray, np.ndarray], float | None]
 # killed in the middle of a torch op aborts the process ("terminate called without an active
 # exception").
 _MANAGERS: weakref.WeakSet[RunManager] = weakref.WeakSet()
-
-# Seeding goes through torch's global generator (the layers draw their initial weights from
-# it), which every thread shares: one model is built at a time, inside fork_rng so the rest of
-# the process keeps its random stream.
 
 
 class Status(StrEnum):
@@ -68,10 +54,16 @@ class Status(StrEnum):
     FINISHED = "finished"  # used its whole budget
     STOPPED = "stopped"  # stopped by its owner, by release, or because nobody polled it
     DIVERGED = "diverged"  # a loss or weight went NaN/Inf; the last good weights are kept
-    FAILED = "failed"  # the training loop raised; the message says what
+    FAILED = "failed"  # the training loop raised; RunView.error says what
 
 
 ENDED = frozenset({Status.FINISHED, Status.STOPPED, Status.DIVERGED, Status.FAILED})
+STATUS_OF_FINISH = {
+    Finish.STEPS: Status.FINISHED,
+    Finish.TIME: Status.FINISHED,
+    Finish.STOPPED: Status.STOPPED,
+    Finish.DIVERGED: Status.DIVERGED,
+}
 
 
 class UnknownRun(KeyError):
@@ -102,7 +94,8 @@ class RunView:
 
     run_id: str
     status: Status
-    message: str  # the loop's finish reason ("steps", "time", "stopped", "diverged: ...")
+    divergence: Divergence | None  # what went non-finite, and when; set when DIVERGED
+    error: str | None  # "ExceptionType: message" when FAILED, for the log and a bug report
     queue_position: int | None  # 1 = next to start; None unless queued
     step: int
     elapsed: float  # seconds of training, pauses excluded
@@ -124,7 +117,8 @@ class _Run:
     scorer: Scorer | None
     last_poll: float
     status: Status = Status.QUEUED
-    message: str = ""
+    divergence: Divergence | None = None
+    error: str | None = None
     latest: Progress | None = None
     curve: list[CurvePoint] = field(default_factory=list)
     snapshots: list[Snapshot] = field(default_factory=list)
@@ -149,56 +143,6 @@ def eta_seconds(config: TrainConfig, step: int, elapsed: float) -> float | None:
     return min(left) if left else None
 
 
-def submit_live(
-    manager: RunManager,
-    kind: str,
-    dataset: str,
-    *,
-    conditional: bool = True,
-    seed: int = 0,
-    scorer: Scorer | None = None,
-    **train_overrides,
-) -> str:
-    """Queue a run of the live recipe from scratch on the shipped `dataset`; return its id.
-
-    Args:
-        train_overrides: TrainConfig fields over the recipe's (lr, batch_size, seconds, steps).
-    """
-    images = data.load_shipped(dataset)
-    config = recipes.live_train_config(
-        kind, seed=seed, snapshot_every=LIVE_SNAPSHOT_EVERY[kind], **train_overrides
-    )
-    return manager.submit(new_model(kind, images, conditional, seed), images, config, scorer=scorer)
-
-
-def agreement_scorer(classifier: Classifier) -> Scorer:
-    """Score a snapshot by how many samples the classifier takes for the class they were drawn
-    for; unconditional samples have no class to agree with and get None. The classifier is only
-    read (eval mode, no gradients), so one shared copy can score every run."""
-
-    def score(samples: np.ndarray, labels: np.ndarray) -> float | None:
-        if (labels < 0).any():
-            return None
-        x = torch.from_numpy(samples).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
-        return agreement(classifier, x, torch.from_numpy(labels))
-
-    return score
-
-
-def _env_count(name: str) -> int:
-    """A positive whole number from the environment variable `name`, else os.cpu_count()."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return os.cpu_count() or 1
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return value
-
-
 class RunManager:
     """Runs training in background threads under a server-wide cap, first come first served.
 
@@ -220,10 +164,10 @@ class RunManager:
         idle_timeout: float = IDLE_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.max_runs = max_runs if max_runs is not None else _env_count("AIGC_MAX_RUNS")
+        self.max_runs = max_runs if max_runs is not None else env_count("AIGC_MAX_RUNS")
         if self.max_runs < 1:
             raise ValueError(f"max_runs={self.max_runs} must be at least 1")
-        self.cores = cores if cores is not None else _env_count("AIGC_TRAIN_CORES")
+        self.cores = cores if cores is not None else env_count("AIGC_TRAIN_CORES")
         if self.cores < 1:
             raise ValueError(f"cores={self.cores} must be at least 1")
         self.idle_timeout = idle_timeout
@@ -248,7 +192,7 @@ class RunManager:
         scorer: Scorer | None = None,
     ) -> str:
         """Queue a run over a copy of `model` (never modified) and return its id; it starts
-        as soon as a slot is free. `scorer` rates each snapshot (see :func:`agreement_scorer`)."""
+        as soon as a slot is free. `scorer` rates each snapshot (see :func:`aigc.metrics.agreement_scorer`)."""
         trainer = TrainingRun(model, images, config)
         run = _Run(uuid.uuid4().hex, trainer, scorer, last_poll=self._clock())
         with self._lock:
@@ -279,7 +223,8 @@ class RunManager:
             return RunView(
                 run_id=run_id,
                 status=status,
-                message=run.message,
+                divergence=run.divergence,
+                error=run.error,
                 queue_position=position,
                 step=step,
                 elapsed=elapsed,
@@ -317,7 +262,7 @@ class RunManager:
             if run.status not in ENDED:
                 raise RuntimeError(f"run {run_id} is still {run.status}")
             if run.status is Status.FAILED:
-                raise RuntimeError(f"run {run_id} failed: {run.message}")
+                raise RuntimeError(f"run {run_id} failed: {run.error}")
             return copy.deepcopy(run.trainer.model).eval()
 
     def release(self, run_id: str) -> None:
@@ -336,7 +281,7 @@ class RunManager:
             idle = [r for r in self._runs.values() if now - r.last_poll > self.idle_timeout]
             for run in idle:
                 del self._runs[run.run_id]
-                self._stop(run, f"expired: nobody watched it for {self.idle_timeout:g} s")
+                self._stop(run)
         return [run.run_id for run in idle]
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -375,13 +320,11 @@ class RunManager:
         except KeyError:
             raise UnknownRun(run_id) from None
 
-    def _stop(self, run: _Run, reason: str = "") -> None:
-        """`reason`, if given, replaces the loop's own "stopped" as the run's message."""
+    def _stop(self, run: _Run) -> None:
         if run.status is Status.QUEUED:
             self._queue.remove(run)
-            run.status, run.message = Status.STOPPED, reason or "stopped"
+            run.status = Status.STOPPED
         elif run.status not in ENDED:
-            run.message = reason
             run.trainer.stop()
 
     def _start_waiting(self) -> None:
@@ -409,7 +352,7 @@ class RunManager:
         except Exception as e:  # a bug or out-of-memory must not keep the slot forever
             _log.exception("training run %s failed", run.run_id)
             with self._lock:
-                run.status, run.message = Status.FAILED, f"{type(e).__name__}: {e}"
+                run.status, run.error = Status.FAILED, f"{type(e).__name__}: {e}"
         finally:
             with self._lock:
                 self._holding.discard(run)
@@ -421,9 +364,8 @@ class RunManager:
                 self._start_waiting()
 
     def _record(self, run: _Run, ev: Progress) -> None:
-        # A diverged run's final samples may come from poisoned weights (the GAN's averaged
-        # generator is not rolled back), so its timeline ends at the last good snapshot.
-        keep_samples = ev.samples is not None and not ev.diverged
+        # A diverged run's last event has no samples, so its timeline ends at the last good one.
+        keep_samples = ev.samples is not None
         score = None
         if keep_samples and run.scorer is not None:
             try:
@@ -445,9 +387,7 @@ class RunManager:
                 )
                 run.snapshots = thin(run.snapshots, MAX_SNAPSHOTS)
             if ev.finished:
-                run.status = _final_status(ev)
-                if not (run.status is Status.STOPPED and run.message):
-                    run.message = ev.reason
+                run.status, run.divergence = STATUS_OF_FINISH[ev.finish], ev.divergence
 
     def _ensure_janitor(self) -> None:
         if self._janitor is None:
@@ -470,28 +410,3 @@ class RunManager:
 def _shutdown_all() -> None:
     for manager in list(_MANAGERS):
         manager.shutdown()
-
-
-def _final_status(ev: Progress) -> Status:
-    if ev.diverged:
-        return Status.DIVERGED
-    if ev.reason == "stopped":
-        return Status.STOPPED
-    return Status.FINISHED
-
-
-def lower_priority() -> None:
-    """Let the page's reruns win the CPU from training: raise the calling thread's nice value.
-
-    Why: a rerun after a slider move needs ~20 ms of CPU at once, a training step can wait;
-    on a 2-core server two live runs otherwise hold both cores while 30 sessions queue behind
-    them. Linux applies nice per thread (threads torch starts from here inherit it); elsewhere
-    this does nothing.
-    """
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), TRAINING_NICENESS)
-        )
-    except (AttributeError, OSError):
-        pass

@@ -1,3 +1,6 @@
+import time
+from collections.abc import Callable
+
 import pytest
 import torch
 from streamlit import config
@@ -15,3 +18,18 @@ def small_mnist() -> ImageSet:
     full = load_shipped("mnist", "train")
     idx = torch.randperm(len(full), generator=torch.Generator().manual_seed(0))[:256].numpy()
     return ImageSet("mnist", full.images[idx], full.labels[idx])
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., float]:
+    """Poll `condition()` every 10 ms until it holds; fail after `timeout` seconds naming
+    `what`; return the seconds it took."""
+
+    def wait(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition"):
+        t0 = time.monotonic()
+        while not condition():
+            assert time.monotonic() - t0 < timeout, f"timed out waiting for {what}"
+            time.sleep(0.01)
+        return time.monotonic() - t0
+
+    return wait

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -78,6 +81,15 @@ def test_cli_prints_table_and_writes_files(tmp_path, monkeypatch, capsys):
 def test_cli_rejects_unknown_measure():
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["--only", "nonsense"])
+
+
+def test_core_measures_run_without_importing_streamlit():
+    code = "import sys, aigc.bench.__main__; print('streamlit' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
 
 
 def test_interleaved_alternates_sides():

@@ -1,6 +1,7 @@
-"""Weights files: round trip, and every kind of hostile or broken file is refused with one
-line and nothing in it executed."""
+"""Weights files: round trip, what they record, and every kind of hostile or broken file is
+refused with one line and nothing in it executed."""
 
+import dataclasses
 import io
 import json
 import os
@@ -11,8 +12,16 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from aigc.checkpoint import MAX_HEADER_BYTES, WeightsError, load_model, save_model, to_bytes
+from aigc.checkpoint import (
+    MAX_HEADER_BYTES,
+    WeightsError,
+    load_model,
+    save_model,
+    to_bytes,
+    training_provenance,
+)
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
+from aigc.training import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +163,17 @@ def test_a_huge_declared_tensor_shape_is_refused(vae_bytes):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(WeightsError, match="nope.safetensors: cannot read"):
         load_model(tmp_path / "nope.safetensors")
+
+
+def test_a_trained_file_records_its_budget_settings_and_maker(tmp_path):
+    config = TrainConfig(steps=10, seed=4, lr=3e-3)
+    provenance = training_provenance(
+        config, dataset="mnist", data_source="shipped", steps=7, seconds=1.26, made_by="a test"
+    )
+    _, loaded = load_model(
+        save_model(VAE(VAEConfig(z_dim=4)), tmp_path / "v.safetensors", provenance)
+    )
+    assert loaded == provenance
+    assert (loaded["steps"], loaded["seconds"], loaded["seed"]) == (7, 1.3, 4)
+    assert loaded["train_config"] == dataclasses.asdict(config) and loaded["made_by"] == "a test"
+    assert loaded["torch"] == torch.__version__ and loaded["date"]

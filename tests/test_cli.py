@@ -122,6 +122,18 @@ def test_train_saves_a_loadable_file_with_provenance(tmp_path, capsys):
     assert prov["command"].startswith("python -m aigc train")
 
 
+def test_train_that_diverges_says_what_went_non_finite_and_exits_1(tmp_path, capsys):
+    out = tmp_path / "d.safetensors"
+    args = ["train", "--model", "gan", "--lr", "1e12", "--steps", "20", "--out", str(out)]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 1
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"diverged: g loss became nan at step 1; saved the last good weights to {out}"
+    model, _ = load_model(out)  # the last good weights load: every value is finite
+    assert isinstance(model, GAN)
+
+
 def test_train_records_the_body_and_augmentation_it_was_asked_for(tmp_path):
     out = tmp_path / "conv.safetensors"
     args = ["train", "--model", "vae", "--arch", "conv", "--activation", "relu", "--augment"]

@@ -1,4 +1,5 @@
-"""The run manager: cap and FIFO queue, pause/resume/stop, divergence, expiry, CPU budget.
+"""The run manager: cap and FIFO queue, pause/resume/stop, divergence, expiry, release, and
+the CPU and memory a server's runs take.
 
 Tiny VAEs on 256 images with budgets of a few dozen steps; where a test needs a run to stay
 alive, a forward hook slows each step to a few milliseconds.
@@ -6,25 +7,21 @@ alive, a forward hook slows each step to a few milliseconds.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
+import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 
 from aigc import data
-from aigc.models import GAN, VAE, GANConfig, VAEConfig
-from aigc.runs import (
-    MAX_SNAPSHOTS,
-    RunManager,
-    Status,
-    UnknownRun,
-    agreement_scorer,
-    eta_seconds,
-    new_model,
-    thin,
-)
+from aigc.latent import generate, sample_latents
+from aigc.metrics import agreement_scorer
+from aigc.models import VAE, VAEConfig
+from aigc.runs import MAX_SNAPSHOTS, RunManager, Status, UnknownRun, eta_seconds, thin
 from aigc.training import TrainConfig
 
 
@@ -66,13 +63,17 @@ def ended(view) -> bool:
     return view.ended
 
 
+def worker_alive(run_id: str) -> bool:
+    return any(t.name == f"aigc-run-{run_id[:8]}" for t in threading.enumerate())
+
+
 def test_run_trains_a_copy_and_records_its_history(images):
     model = tiny_vae()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     manager = RunManager(max_runs=1, cores=1)
     run_id = manager.submit(model, images, cfg(steps=20))
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.FINISHED and view.message == "steps"
+    assert view.status is Status.FINISHED and view.divergence is view.error is None
     assert view.step == 20 and view.eta_s is None
     assert [s.step for s in view.snapshots] == [5, 10, 15, 20]
     assert [p.step for p in view.curve] == [5, 10, 15, 20]
@@ -145,7 +146,7 @@ def test_stop_ends_the_run_within_one_step(images):
     at_stop = started[0]
     t0 = time.monotonic()
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.STOPPED and view.message == "stopped"
+    assert view.status is Status.STOPPED
     assert view.step <= at_stop + 1  # at most the step already in progress completes
     assert time.monotonic() - t0 < 2.0
     assert view.snapshots[-1].step == view.step  # the model as stopped is on the timeline
@@ -168,34 +169,29 @@ def test_pause_holds_and_resume_continues(images):
     assert view.status is Status.FINISHED and view.step == 40
 
 
-def test_nan_ends_the_run_as_diverged_with_the_last_good_weights_and_snapshot(images):
+def test_an_overflow_ends_the_run_as_diverged_with_the_last_good_snapshot_and_weights(images):
     steps = [0]
 
-    def poison(module, inputs, output):
+    def blow_up(module, inputs, output):  # from step 13 on, activations overflow to Inf
         steps[0] += 1
-        return output * float("nan") if steps[0] > 8 else output
+        return output * 1e38 * 1e38 if steps[0] > 12 else output
 
-    model = tiny_vae()
-    model.enc_fc.register_forward_hook(poison)
+    model = tiny_vae(num_classes=10)
+    model.enc_fc.register_forward_hook(blow_up)
     manager = RunManager(max_runs=1, cores=1)
-    run_id = manager.submit(model, images, cfg(steps=30, snapshot_every=5))
+    run_id = manager.submit(model, images, cfg(steps=40, snapshot_every=5))
     view = wait_for(manager, run_id, ended)
-    assert view.status is Status.DIVERGED
-    assert view.message.startswith("diverged:") and "at step 9" in view.message
-    assert [s.step for s in view.snapshots] == [5]  # the last good one
+    assert view.status is Status.DIVERGED, view.error
+    assert (view.divergence.step, view.divergence.source) == (13, "loss")
+    assert not np.isfinite(view.divergence.value) and view.error is None
+    assert [s.step for s in view.snapshots] == [5, 10]
+    assert all(np.isfinite(s.samples).all() for s in view.snapshots)
     trained = manager.model(run_id)
+    trained._forward_hooks.clear()
+    trained.enc_fc._forward_hooks.clear()
     assert all(torch.isfinite(p).all() for p in trained.parameters())
-
-
-def test_a_huge_learning_rate_diverges_a_gan(images):
-    torch.manual_seed(0)
-    gan = GAN(GANConfig(g_width=8, d_width=8))
-    manager = RunManager(max_runs=1, cores=1)
-    run_id = manager.submit(gan, images, cfg(steps=30, lr=1e12, lr_decay=False))
-    view = wait_for(manager, run_id, ended)
-    assert view.status is Status.DIVERGED, view.message
-    assert view.snapshots == ()  # no good snapshot yet: the poisoned grid is not shown
-    assert all(torch.isfinite(p).all() for p in manager.model(run_id).parameters())
+    out = generate(trained, sample_latents(16, trained.latent_dim, 0), torch.arange(16) % 10)
+    assert out.shape[0] == 16 and torch.isfinite(out).all()
 
 
 class FakeClock:
@@ -245,6 +241,49 @@ def test_release_forgets_the_run_and_starts_the_next(images):
     with pytest.raises(UnknownRun):
         manager.view(first)
     assert wait_for(manager, second, ended).status is Status.FINISHED
+
+
+def test_stop_release_and_a_closed_tab_end_workers_promptly_and_touch_no_shared_model(
+    images, wait_until
+):
+    shared = tiny_vae().eval()  # stands in for a cached model a session starts from
+    before = {k: v.clone() for k, v in shared.state_dict().items()}
+    clock = FakeClock()
+    manager = RunManager(max_runs=1, cores=1, idle_timeout=10, clock=clock)
+    a, b, c, d = (manager.submit(slow(shared), images, cfg(steps=100_000)) for _ in range(4))
+    wait_until(lambda: manager.view(a).step >= 5, what="a to train")
+
+    manager.stop(a)  # the Stop button
+    took = wait_until(lambda: not worker_alive(a), what="a's worker to end")
+    assert manager.view(a).status is Status.STOPPED and took < 2.0
+    wait_until(lambda: manager.view(b).status is Status.RUNNING, what="b to get the slot")
+    stopped = manager.model(a)
+    assert stopped is not shared and all(torch.isfinite(p).all() for p in stopped.parameters())
+
+    wait_until(lambda: manager.view(b).step >= 2, what="b to train")
+    manager.release(b)  # Reset, or a rerun that abandons the run
+    took = wait_until(lambda: not worker_alive(b), what="b's worker to end")
+    assert took < 2.0
+    with pytest.raises(UnknownRun):
+        manager.model(b)  # half-trained weights are gone, not handed to anyone
+    wait_until(lambda: manager.view(c).status is Status.RUNNING, what="c to get the slot")
+
+    # c's tab closes: nobody polls it. d's tab stays open and polls every 6 (fake) seconds.
+    for _ in range(2):
+        clock.now += 6
+        manager.view(d)
+    manager.sweep()
+    with pytest.raises(UnknownRun):
+        manager.view(c)
+    took = wait_until(lambda: not worker_alive(c), what="c's worker to end")
+    assert took < 2.0
+    wait_until(lambda: manager.view(d).status is Status.RUNNING, what="d to get the slot")
+    manager.release(d)
+    wait_until(lambda: not worker_alive(d), what="d's worker to end")
+
+    for key, value in shared.state_dict().items():
+        assert torch.equal(value, before[key]), f"{key} of the shared model changed"
+    assert not shared.training
 
 
 def test_model_is_refused_while_training(images):
@@ -334,19 +373,6 @@ def test_cap_and_cores_come_from_the_environment(monkeypatch):
     assert RunManager().max_runs == RunManager().cores == (os.cpu_count() or 1)
 
 
-def test_new_model_is_seeded_and_leaves_the_global_stream_alone(images):
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    a = new_model("gan", images, conditional=True, seed=7)
-    assert torch.equal(torch.rand(3), expected)
-    b = new_model("gan", images, conditional=True, seed=7)
-    for key, value in a.state_dict().items():
-        assert torch.equal(value, b.state_dict()[key])
-    vae = new_model("vae", images, conditional=False, seed=7)
-    assert vae.config.num_classes == 0
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice is Linux's")
 def test_training_threads_yield_the_cpu_to_the_page(images):
     """A training thread runs at a lower priority than the threads serving reruns, so slider
@@ -363,3 +389,75 @@ def test_training_threads_yield_the_cpu_to_the_page(images):
     wait_for(manager, run_id, ended)
     assert seen and min(seen) >= 10
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10
+
+
+def test_each_worker_keeps_to_its_share_of_the_cores(images):
+    cores = 2
+    manager = RunManager(max_runs=6, cores=cores)
+    seen: list[tuple[int, int]] = []  # (threads the worker saw, runs holding a slot)
+    lock = threading.Lock()
+
+    def record(*_):
+        with lock:
+            seen.append((torch.get_num_threads(), len(manager._holding)))
+        time.sleep(0.002)
+
+    ids = []
+    for i in range(6):
+        model = tiny_vae()
+        model.enc_fc.register_forward_hook(record)
+        ids.append(manager.submit(model, images, cfg(steps=30, snapshot_every=1, seed=i)))
+    for run_id in ids:
+        assert wait_for(manager, run_id, ended).status is Status.FINISHED
+    most = max(t for t, _ in seen)
+    crowded = [t for t, holding in seen if holding == 6]
+    print(
+        f"torch threads seen by workers: max {most} with a budget of {cores} cores; "
+        f"max {max(crowded, default=0)} while 6 runs trained "
+        f"(threads_per_run then = {max(1, cores // 6)}; host has {os.cpu_count()} cores)"
+    )
+    assert most <= cores
+    assert crowded and max(crowded[len(crowded) // 2 :]) == 1
+
+
+def test_memory_returns_after_sessions_train_and_disconnect(images, wait_until):
+    """Traced memory while 8 finished runs are held, then after their sessions left: at most
+    10% of what they held stays. (A few KB per run do stay: small objects torch allocates per
+    worker thread.)"""
+
+    def session_cycle(manager: RunManager, clock: FakeClock, n: int) -> int:
+        ids = [manager.submit(tiny_vae(), images, cfg(steps=10)) for _ in range(n)]
+        for run_id in ids:
+            wait_for(manager, run_id, ended)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        for run_id in ids[: n // 2]:
+            manager.release(run_id)  # the owner reset or took the model
+        clock.now += 1000  # the other tabs closed: nobody polls
+        manager.sweep()
+        for run_id in ids:
+            with pytest.raises(UnknownRun):
+                manager.view(run_id)
+        wait_until(lambda: not any(worker_alive(i) for i in ids), what="workers to end")
+        gc.collect()
+        return held
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # torch._dynamo's one-off import
+    clock = FakeClock()
+    manager = RunManager(max_runs=2, cores=1, idle_timeout=60, clock=clock)
+    tracemalloc.start()
+    try:
+        session_cycle(manager, clock, 2)  # warm-up: one-time allocations land here
+        baseline = tracemalloc.get_traced_memory()[0]
+        held = session_cycle(manager, clock, 8)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    print(
+        f"traced memory: {baseline:,} B before, {held:,} B holding 8 ended runs, "
+        f"{after:,} B after their sessions left ({(after - baseline) / 8:,.0f} B per run stays)"
+    )
+    assert held - baseline > 1_000_000, "the runs held less than expected: nothing measured"
+    # tracemalloc counts only what was allocated since it started, so "the earlier level" is
+    # measured against what the runs held: at most 10% of it may stay.
+    assert after - baseline <= 0.10 * (held - baseline)

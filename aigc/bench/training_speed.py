@@ -16,7 +16,7 @@ from aigc import metrics
 from aigc.bench.live import PAGE_SECONDS, live_run
 from aigc.bench.report import NOT_REACHED, Figure, Mode, Section, Target
 from aigc.data import load_shipped
-from aigc.runs import agreement_scorer
+from aigc.metrics import agreement_scorer
 from aigc.weights import load_shipped as load_weights
 
 NAME = "time-to-recognisable"
@@ -120,8 +120,8 @@ def run(mode: Mode) -> Section:
                 Figure(f"vae {dataset}: time of the best", "s", [c.best_at_s for c in vae]),
             ]
     section.notes.append(
-        "Live runs from random init, set up as the Train page sets them up (aigc.runs.new_model, "
-        "the recipe, the page's snapshot interval), with the page's default budget of "
+        "Live runs from random init, set up by aigc.recipes.live_setup as the Train page's are "
+        "(the model, the recipe, the page's snapshot interval), with the page's default budget of "
         f"{PAGE_SECONDS:g} s as the cap, so the learning rate anneals as it does for a user. The "
         "clock is Progress.elapsed (training steps only, scoring excluded); snapshots every 5 "
         "(GAN) / 10 (VAE) steps set its resolution. A GAN run stops once it reaches the target; "

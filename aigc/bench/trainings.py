@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import torch
 
 from aigc.bench.live import live_run
+from aigc.cpu import lower_priority
 from aigc.data import load_shipped
-from aigc.runs import lower_priority
 
 
 @contextmanager

@@ -62,12 +62,16 @@ class Generator(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """labels: (B,) class indices, or (B, K) class weights to blend classes ("3 into 8")."""
+    def hidden(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 2w * 7 * 7) activations of the first layer, the class joined to the latent: the
+        layer GANSpace looks for directions in (see :func:`aigc.latent.principal_directions`)."""
         if self.config.num_classes:
             z = torch.cat([z, as_class_weights(labels, self.config.num_classes, z.dtype)], dim=1)
-        h = self.fc(z).view(-1, 2 * self.config.g_width, 7, 7)
-        return self.up(h)
+        return self.fc(z)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """labels: (B,) class indices, or (B, K) class weights to blend classes ("3 into 8")."""
+        return self.up(self.hidden(z, labels).view(-1, 2 * self.config.g_width, 7, 7))
 
 
 class Discriminator(nn.Module):

@@ -116,9 +116,13 @@ def vae_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Negative ELBO terms in nats per image: (reconstruction, KL).
 
-    Reconstruction is the Bernoulli negative log-likelihood of the [0, 1] pixels; KL is the
-    closed form for a diagonal Gaussian against N(0, I) (Kingma & Welling, 2014, Appendix B).
+    Reconstruction is the Bernoulli negative log-likelihood of the [0, 1] pixels.
     """
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
-    return recon, kl
+    return recon, gaussian_kl(mu, logvar).sum() / x.shape[0]
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) of each image and latent dimension (B, D), in nats:
+    the closed form for a diagonal Gaussian (Kingma & Welling, 2014, Appendix B)."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from aigc import explore_math, render
+from aigc import explore_math, metrics, render
 from aigc.data import DATASETS
 from aigc.ui import models, pictures, state, widgets
 from aigc.ui.i18n import tr
@@ -212,6 +212,11 @@ def _kl_ui(label: str, model: render.Model, dataset: str) -> None:
     )
     st.bar_chart(table, x=tr("latent_map.dimension"), y=tr("latent_map.kl_axis"), height=260)
     st.caption(
-        tr("latent_map.kl_caption", k=explore_math.used_dimensions(kl), d=len(kl))
+        tr(
+            "latent_map.kl_caption",
+            k=metrics.active_dimensions(kl),
+            d=len(kl),
+            threshold=metrics.ACTIVE_KL_NATS,
+        )
         + f" ({models.model_title(label)})"
     )

@@ -8,14 +8,13 @@ and draws what it sees. When the run ends, the session gets its own copy of the 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
 import streamlit as st
 
-from aigc import data, imaging, recipes, render, runs
-from aigc.checkpoint import WeightsError, to_bytes
+from aigc import data, imaging, metrics, recipes, render, runs
+from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
 from aigc.ui import models
@@ -93,7 +92,7 @@ def shipped_classifier(dataset: str) -> Classifier:
 
 def _scorer(dataset: str) -> runs.Scorer | None:
     try:
-        return runs.agreement_scorer(shipped_classifier(dataset))
+        return metrics.agreement_scorer(shipped_classifier(dataset))
     except WeightsError:  # not trained yet; not cached, so the next run tries again
         return None
 
@@ -183,7 +182,7 @@ def _start(settings: Settings) -> None:
     _release_live()
     st.session_state.pop(RESULT, None)
     scorer = _scorer(settings.dataset)
-    run_id = runs.submit_live(
+    run_id = recipes.submit_live(
         run_manager(),
         settings.kind,
         settings.dataset,
@@ -323,31 +322,31 @@ def _live_panel() -> None:
 
 def _result_panel(result: Result) -> None:
     view = result.view
-    reason = view.message
     if view.status is Status.FINISHED:
         st.success(tr("train_live.finished", step=view.step, seconds=view.elapsed))
     elif view.status is Status.STOPPED:
         st.info(tr("train_live.stopped", step=view.step, seconds=view.elapsed))
     elif view.status is Status.DIVERGED:
-        st.error(tr("train_live.diverged", reason=reason.removeprefix("diverged: ")))
+        d = view.divergence
+        why = tr(f"train_live.divergence_{d.source}", name=d.name, value=d.value, step=d.step)
+        st.error(tr("train_live.diverged", reason=why))
     else:
-        st.error(tr("train_live.failed", reason=reason))
+        st.error(tr("train_live.failed", reason=view.error))
     if result.label is not None:
         st.markdown(tr("train_live.saved", label=result.label))
     elif result.model is not None:
         st.warning(tr("train_live.session_full", n=models.MAX_SESSION_MODELS))
     if result.model is not None:
         settings = result.live.settings
-        provenance = {
-            "made_by": "aigc Train live page",
-            "dataset": settings.dataset,
-            "data_source": "shipped",
-            "status": str(view.status),
-            "steps": view.step,
-            "seconds": round(view.elapsed, 1),
-            "train_config": dataclasses.asdict(view.config),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
+        provenance = training_provenance(
+            view.config,
+            dataset=settings.dataset,
+            data_source="shipped",
+            steps=view.step,
+            seconds=view.elapsed,
+            made_by="aigc Train live page",
+            status=str(view.status),
+        )
         model = result.model
         st.download_button(
             tr("train_live.download"),
