@@ -225,9 +225,9 @@ def test_switching_the_dataset_keeps_every_view_working(new_page):
     came back as MNIST's text "8". It must stay class 8, shown as "Bag", in every view."""
     page = new_page("/")
     expect_painted(page, picture(page))
-    main(page).get_by_role("button", name="Fashion-MNIST").click()
+    main(page).get_by_role("radio", name="Fashion-MNIST").click()
     expect(main(page).get_by_text("Bag", exact=True)).to_be_visible()
-    main(page).get_by_role("button", name="Grid of seeds").click()
+    main(page).get_by_role("radio", name="Grid of seeds").click()
     expect_painted(page, picture(page))
     expect(main(page).get_by_text("Bag", exact=True)).to_be_visible()
     main(page).get_by_role("button", name="🎲").click()
