@@ -12,13 +12,11 @@ from pathlib import Path
 
 import torch
 
-from aigc import data, recipes
+from aigc import data, recipes, render
 from aigc.checkpoint import WeightsError, load_model, save_model, training_provenance
-from aigc.explore_math import seed_latents
 from aigc.imaging import write_image
-from aigc.latent import generate, path, sample_latents
 from aigc.models import KINDS
-from aigc.training import TrainingRun, to_uint8
+from aigc.training import TrainingRun
 from aigc.weights import MANIFEST, SHIPPED, load_shipped, shipped_path
 
 
@@ -40,26 +38,24 @@ def _load(args) -> torch.nn.Module:
     return load_shipped(f"{args.model}_{args.dataset}")
 
 
-def _labels(model, label: int | None, n: int) -> torch.Tensor | None:
+def _labels(model, label: int | None) -> None:
     k = model.config.num_classes
-    if not k:
-        if label is not None:
-            raise SystemExit("error: --label needs a class-conditional model")
-        return None
+    if not k and label is not None:
+        raise SystemExit("error: --label needs a class-conditional model")
     if label is not None and not 0 <= label < k:
         raise SystemExit(f"error: --label must be in 0..{k - 1}")
-    return torch.full((n,), label) if label is not None else torch.arange(n) % k
 
 
 def cmd_sample(args) -> None:
     model = _load(args)
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be in 1..10000")
-    z = sample_latents(args.n, model.latent_dim, args.seed)
-    images = to_uint8(generate(model, z, _labels(model, args.label, args.n)))
-    write_image(
-        args.out, images, cols=10 if args.label is None and model.config.num_classes else None
-    )
+    _labels(model, args.label)
+    k = model.config.num_classes
+    every_class = [i % k for i in range(args.n)] if k and args.label is None else None
+    look = render.Look(seed=args.seed, label=args.label)
+    images = render.samples(model, look, args.n, every_class)
+    write_image(args.out, images, cols=10 if every_class else None)
     print(f"wrote {args.n} samples to {args.out}")
 
 
@@ -67,19 +63,10 @@ def cmd_interpolate(args) -> None:
     model = _load(args)
     if not 2 <= args.steps <= 200:
         raise SystemExit("error: --steps must be in 2..200")
-    points = seed_latents(args.seeds, model.latent_dim)
-    zs = path(points, args.steps, spherical=args.slerp)
-    images = to_uint8(
-        generate(
-            model,
-            zs,
-            _labels(model, args.label, len(zs))
-            if args.label is not None
-            else _labels(model, 0, len(zs))
-            if model.config.num_classes
-            else None,
-        )
-    )
+    _labels(model, args.label)
+    label = args.label or 0
+    points = render.seed_points(model, args.seeds)
+    images = render.walk(model, points, args.steps, args.slerp, (label, label))
     write_image(args.out, images, cols=len(images))
     print(f"wrote {len(images)} frames to {args.out}")
 
@@ -163,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("--label", type=int, help="class to draw (conditional models)")
     p.add_argument("--n", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="image i is the page's picture of seed SEED + i"
+    )
     p.add_argument("--out", type=Path, required=True, help=".png grid or .npy (N, 28, 28) uint8")
     p.set_defaults(func=cmd_sample)
 

@@ -110,13 +110,16 @@ def base_latent(model: nn.Module, seed: int) -> tuple[float, ...]:
     return tuple(latent.latent_for_seed(seed, model.latent_dim).tolist())
 
 
-def _latents(model: nn.Module, steer: Steering, look: Look, n: int) -> torch.Tensor:
-    """(n, D): the look's latent for seeds seed, seed+1, ...; raw overrides apply to n == 1."""
+def _latents(model: nn.Module, steer: Steering | None, look: Look, n: int) -> torch.Tensor:
+    """(n, D): the look's latent for seeds seed, seed+1, ...; raw overrides apply to n == 1.
+    Without `steer` the look's directions and class push are not applied (the CLI's samples)."""
     seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
     z = explore_math.seed_latents(seeds, model.latent_dim)
     for j, value in look.raw if n == 1 else ():
         if j < model.latent_dim:
             z[0, j] = value
+    if steer is None:
+        return z
     push = steer.class_vectors is not None and look.target is not None
     return explore_math.steer(
         z,
@@ -259,6 +262,20 @@ def _mosaic(
     return Mosaic(png, tuple(labels), cols, (28 + 2) * scale)
 
 
+def samples(
+    model: nn.Module, look: Look, n: int, labels: Sequence[int] | None = None
+) -> np.ndarray:
+    """(n, 28, 28) uint8: image i is what the page shows for seed look.seed + i, of the look's
+    class, or of class labels[i] when given (a conditional model's grid of every class)."""
+    z = _latents(model, None, look, n)
+    if labels is not None and conditional(model):
+        weights = torch.eye(model.config.num_classes)[torch.as_tensor(list(labels))]
+    else:
+        weights = _class_weights(model, look, n)
+    with one_thread():
+        return to_uint8(latent.generate(model, z, weights))
+
+
 def wanted_class(model: nn.Module, look: Look) -> int | None:
     """The class a grid's images were asked to be: the blend target once it dominates."""
     if not conditional(model):
@@ -345,6 +362,20 @@ def _walk(
     return zs, weights
 
 
+def walk(
+    model: nn.Module,
+    points: Sequence[Sequence[float]] | np.ndarray,
+    steps: int,
+    spherical: bool,
+    classes_from_to: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """(F, 28, 28) uint8: the frames of a walk through latent points (K, D), `steps` a segment;
+    a conditional model's class goes linearly from the first class to the second."""
+    zs, weights = _walk(model, points, steps, spherical, classes_from_to)
+    with one_thread():
+        return to_uint8(latent.generate(model, zs, weights))
+
+
 def animation(
     model: nn.Module,
     points: Sequence[Sequence[float]] | np.ndarray,
@@ -353,11 +384,8 @@ def animation(
     ms: int,
     classes_from_to: tuple[int, int] | None = None,
 ) -> Animation:
-    """A walk through latent points (K, D), `steps` frames a segment, as a bouncing GIF and a
-    PNG strip; a conditional model's class goes linearly from the first class to the second."""
-    zs, weights = _walk(model, points, steps, spherical, classes_from_to)
-    with one_thread():
-        frames = to_uint8(latent.generate(model, zs, weights))
+    """`walk`'s frames as a bouncing GIF and a PNG strip."""
+    frames = walk(model, points, steps, spherical, classes_from_to)
     return Animation(
         imaging.gif_bytes(frames, scale=8, ms_per_frame=ms),
         imaging.png_bytes(imaging.grid(frames, min(len(frames), 12)), 3),
