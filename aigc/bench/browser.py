@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_S = 120.0
 PAINT_TIMEOUT_MS = 30_000
+WARM_TABS = 5
 IMAGE = '[data-testid="stMain"] img'
 SLIDER = '[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]'
 
@@ -122,6 +123,16 @@ def _first_paint_ms(page, url: str, started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _new_tab_ms(chromium, url: str) -> float:
+    """A visitor's first picture once the server is up and others have used it: a new
+    context, so a new Streamlit session with nothing of its own cached."""
+    context = chromium.new_context()
+    try:
+        return _first_paint_ms(context.new_page(), url, time.perf_counter())
+    finally:
+        context.close()
+
+
 def _move_ms(page, key: str) -> float:
     page.evaluate("() => { window.__bench.t1 = null; }")
     page.keyboard.press(key)
@@ -151,13 +162,14 @@ def figures(app: Path, static_app: Path, moves: int) -> list[Figure]:
 
 
 def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
-    pages, first = {}, {}
+    pages, first, urls = {}, {}, {}
     with contextlib.ExitStack() as servers:
         # One server at a time up to its first paint, so neither start is timed with the other.
         for name, script, query in (("explore", app, ""), ("static", static_app, "/?sliders=1")):
             url, started = servers.enter_context(server(script, app.parent))
+            urls[name] = url + query
             page = chromium.new_page()
-            first[name] = _first_paint_ms(page, url + query, started)
+            first[name] = _first_paint_ms(page, urls[name], started)
             page.evaluate(_WATCH)
             page.locator(SLIDER).first.focus()
             pages[name] = page
@@ -166,6 +178,7 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
             key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"  # stay inside the slider's range
             for name, page in pages.items():
                 times[name].append(_move_ms(page, key))
+        warm = [_new_tab_ms(chromium, urls["explore"]) for _ in range(WARM_TABS)]
     e, s = times["explore"], times["static"]
     return [
         Figure(
@@ -175,6 +188,19 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
             Target("<=", 4000.0),
         ),
         Figure("browser: streamlit run -> static page's image painted", "ms", [first["static"]]),
+        Figure(
+            "browser: first image painted, Explore / static page",
+            "x",
+            [first["explore"] / first["static"]],
+            Target("<=", 1.5),
+            note="stretch 1.2",
+        ),
+        Figure(
+            "browser: a new tab on the warm server -> Explore's first image painted",
+            "ms",
+            warm,
+            Target("<=", 1500.0),
+        ),
         Figure("browser: Explore slider move -> image painted", "ms", e),
         Figure("browser: Explore move -> painted p95", "ms", [percentile(e, 95)]),
         Figure("browser: static 1-slider move -> image painted", "ms", s),
