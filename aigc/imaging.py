@@ -19,6 +19,16 @@ class ImageInputError(ValueError):
     """An uploaded image that cannot be used; the message is one line for the user."""
 
 
+def to_uint8(images) -> np.ndarray:
+    """Images in [0, 1], (B, [1,] 28, 28), as a tensor or an array -> (B, 28, 28) uint8, ink
+    bright on dark like the datasets: the one conversion from a model's output to pixels."""
+    arr = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if arr.dtype == np.uint8:
+        return arr.reshape(len(arr), *arr.shape[-2:])
+    pixels = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    return pixels.reshape(len(arr), *arr.shape[-2:])
+
+
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
     """(N, 28, 28) uint8 -> one (H, W) uint8 mosaic with `pad` dark pixels between tiles."""
     n = len(images)

@@ -20,7 +20,6 @@ from torch import nn
 
 from aigc import explore_math, imaging, latent, metrics
 from aigc.models import GAN, VAE, Classifier
-from aigc.training import to_uint8
 
 SCALE = 10  # 28 px -> 280 px, nearest-neighbour: crisp, and in view beside the sliders at 720 px
 DIRECTIONS = 6  # principal directions offered as sliders
@@ -183,7 +182,7 @@ def _frame(
     with one_thread():
         x = latent.generate(model, z, weights)  # (1, 1, 28, 28)
         verdict = _judge(model, classifier, x, weights)
-    return Frame(imaging.png_bytes(to_uint8(x)[0], scale), *verdict, tuple(z[0].tolist()))
+    return Frame(imaging.png_bytes(imaging.to_uint8(x)[0], scale), *verdict, tuple(z[0].tolist()))
 
 
 def image(
@@ -258,7 +257,7 @@ def _mosaic(
     with one_thread():
         x = latent.generate(model, z, weights)
         labels = metrics.classify(classifier, x).labels.tolist() if classifier is not None else []
-    png = imaging.png_bytes(imaging.grid(to_uint8(x), cols), scale)
+    png = imaging.png_bytes(imaging.grid(imaging.to_uint8(x), cols), scale)
     return Mosaic(png, tuple(labels), cols, (28 + 2) * scale)
 
 
@@ -273,7 +272,7 @@ def samples(
     else:
         weights = _class_weights(model, look, n)
     with one_thread():
-        return to_uint8(latent.generate(model, z, weights))
+        return imaging.to_uint8(latent.generate(model, z, weights))
 
 
 def wanted_class(model: nn.Module, look: Look) -> int | None:
@@ -320,7 +319,7 @@ class Gate:
 def _gate_png(images: torch.Tensor) -> bytes | None:
     if not len(images):
         return None
-    return imaging.png_bytes(imaging.grid(to_uint8(images[:GATE_WANTED]), 8), 3)
+    return imaging.png_bytes(imaging.grid(imaging.to_uint8(images[:GATE_WANTED]), 8), 3)
 
 
 def gate(gan: GAN, threshold: float, seed: int, label: int | None, max_tries: int = 2000) -> Gate:
@@ -373,7 +372,7 @@ def walk(
     a conditional model's class goes linearly from the first class to the second."""
     zs, weights = _walk(model, points, steps, spherical, classes_from_to)
     with one_thread():
-        return to_uint8(latent.generate(model, zs, weights))
+        return imaging.to_uint8(latent.generate(model, zs, weights))
 
 
 def animation(
@@ -428,9 +427,7 @@ def encode(
 
 def thumbnails(images: np.ndarray | torch.Tensor, cols: int | None = None, scale: int = 3) -> bytes:
     """Images (K, [1,] 28, 28), in [0, 1] or uint8, as one PNG strip or grid."""
-    arr = np.asarray(images).reshape(-1, 28, 28)
-    if arr.dtype != np.uint8:
-        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    arr = imaging.to_uint8(images)
     return imaging.png_bytes(imaging.grid(arr, cols or len(arr)), scale)
 
 

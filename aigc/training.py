@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from aigc import imaging
 from aigc.models import GAN, VAE, Classifier
 from aigc.models.vae import vae_loss
 
@@ -89,11 +90,6 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.finish is not None
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 1, 28, 28) in [0, 1] -> (B, 28, 28) uint8, ink bright on dark like the datasets."""
-    return (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
 def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tensor:
@@ -367,7 +363,7 @@ class _GANSteps(_Steps):
     @torch.no_grad()
     def snapshot(self):
         images = self.average(self.z_fixed, self.labels_fixed if self.k else None)
-        return to_uint8(images), self.labels_fixed.numpy()
+        return imaging.to_uint8(images), self.labels_fixed.numpy()
 
     def state(self):
         state = self.gan.state_dict()
@@ -397,7 +393,7 @@ class _VAESteps(_Steps):
     @torch.no_grad()
     def snapshot(self):
         images = self.vae.decode(self.z_fixed, self.labels_fixed if self.k else None)
-        return to_uint8(images), self.labels_fixed.numpy()
+        return imaging.to_uint8(images), self.labels_fixed.numpy()
 
     def state(self):
         return self.vae.state_dict()
@@ -409,7 +405,7 @@ class _ClassifierSteps(_Steps):
     def __init__(self, clf: Classifier, cfg: TrainConfig, x: torch.Tensor, y: torch.Tensor):
         super().__init__(cfg, [torch.optim.Adam(clf.parameters(), lr=cfg.lr)])
         self.clf = clf
-        self.shown = to_uint8(x), y.numpy()
+        self.shown = imaging.to_uint8(x), y.numpy()
 
     def step(self, x, y, gen, done):
         logits = self.clf(self.augment(x, gen))

@@ -18,7 +18,6 @@ from aigc.bench.report import Figure, Target
 from aigc.bench.timing import interleaved, ratios
 from aigc.data import load_shipped as load_dataset
 from aigc.models import Classifier
-from aigc.training import to_uint8
 from aigc.weights import SHIPPED, load_shipped, shipped_path
 
 GRID_SIDE = 8
@@ -87,7 +86,7 @@ def _png_ms(model: torch.nn.Module, repeats: int) -> float:
     z = torch.randn(GRID_SIDE**2, model.latent_dim, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(GRID_SIDE**2) % 10 if render.conditional(model) else None
     with torch.no_grad():
-        cells = imaging.grid(to_uint8(model.decode(z, labels)), GRID_SIDE)
+        cells = imaging.grid(imaging.to_uint8(model.decode(z, labels)), GRID_SIDE)
     return statistics.median(
         _ms(lambda: imaging.png_bytes(cells, GRID_SCALE)) for _ in range(repeats)
     )
