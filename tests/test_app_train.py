@@ -6,6 +6,7 @@ polled the way the page's fragment polls it: by rerunning until the run has ende
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from aigc import feedback_store
 from aigc.models import GAN, VAE
-from aigc.ui import train_live
+from aigc.ui import feedback, train_live
 
 PAGE_SCRIPT = """
 import streamlit as st
@@ -23,11 +24,13 @@ st.session_state.setdefault("lang", "{lang}")
 {module}.page()
 """
 
-RATE_SCRIPT = """
+LINK = "http://localhost:8501/?seed=3&cls=7"
+RATE_SCRIPT = f"""
 import streamlit as st
-from aigc.ui.feedback import rate_ui
-rate_ui("rating", page="explore", model="gan_mnist", dataset="mnist", label=7, seed=3,
-        latent=[0.25, -0.5])
+from aigc.ui.feedback import Rated, rate_ui
+rated = Rated(page="explore", model="gan_mnist", dataset="mnist", label=7, seed=3,
+              latent=[0.25, -0.5], link="{LINK}")
+rate_ui("rating", rated)
 """
 
 NAV_SCRIPT = """
@@ -183,8 +186,65 @@ def test_the_feedback_page_lists_a_stored_rating_as_plain_text(tmp_path):
     assert not at.get("html")  # nothing is rendered as HTML
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_feedback_page_names_pages_models_and_classes_and_links_each_image(tmp_path, lang):
+    link = "http://localhost:8501/?seed=9"
+    for page, model, dataset, label in (
+        ("explore", "gan_mnist", "mnist", 3),
+        ("interpolate", "vae_fashion", "fashion", 7),
+        ("train_live", "my GAN (MNIST, 08:15)", "mnist", None),
+    ):
+        feedback_store.add_rating(
+            page=page, model=model, dataset=dataset, label=label, rating=4, link=link
+        )
+    feedback_store.add_rating(
+        page="explore", model="gan_mnist", dataset="mnist", rating=2, link="javascript:alert(1)"
+    )
+    at = app(tmp_path, "feedback", lang).run()
+    assert not at.exception
+    [frame] = at.dataframe
+    table = frame.value
+    names = {
+        "en": (["Explore", "Train live", "Interpolate", "Explore"], "GAN · MNIST (shipped)"),
+        "zh": (["探索", "现场训练", "插值", "探索"], "GAN · MNIST(内置)"),
+    }[lang]
+    assert table["page"].tolist() == names[0]
+    assert table["model"].tolist() == [
+        names[1],
+        "my GAN (MNIST, 08:15)",  # a session model's label, as it was
+        {"en": "VAE · Fashion-MNIST (shipped)", "zh": "VAE · Fashion-MNIST(内置)"}[lang],
+        names[1],
+    ]
+    assert table["label"].tolist()[2:] == [{"en": "Sneaker", "zh": "运动鞋"}[lang], "3"]
+    assert table["link"].fillna("").tolist() == ["", link, link, link]  # web links only
+    columns = json.loads(frame.proto.columns)
+    assert columns["link"]["type_config"]["type"] == "link"
+    assert all(columns[name].get("width") for name in feedback.COLUMN_WIDTHS if name != "scale")
+    [chart] = at.get("vega_lite_chart")
+    # The summary names models the same way (its rows travel as Arrow bytes).
+    assert f"{names[1]} (n=2)".encode() in chart.proto.SerializeToString()
+
+
+def test_the_ratings_csv_opens_in_a_spreadsheet_as_utf8(tmp_path):
+    feedback_store.add_rating(
+        page="explore", model="gan_mnist", dataset="mnist", rating=5, comment="=1+1 很好"
+    )
+    data = feedback_store.csv_file()
+    assert data.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel looks for
+    text = data.decode("utf-8-sig")
+    assert text == feedback_store.to_csv()
+    assert "'=1+1 很好" in text  # the formula is still defused
+
+
 def test_rate_ui_saves_stars_and_comment(tmp_path):
     at = app(tmp_path, "rate", script=RATE_SCRIPT).run()
+    [box] = at.expander
+    assert box.label == "Rate this image" and not at.button  # closed: no form drawn
+    at.session_state["rating_open"] = True  # what clicking the expander sends
+    at.run()
+    assert not at.exception
+    said = [box.label for box in at.expander] + [m.value for m in [*at.markdown, *at.caption]]
+    assert said.count("Rate this image") == 1  # the expander says it; nothing inside repeats it
     at.button[0].click().run()  # no stars picked yet
     assert at.warning and feedback_store.list_ratings() == []
     at.feedback(key="rating_stars").set_value(3)
@@ -192,11 +252,12 @@ def test_rate_ui_saves_stars_and_comment(tmp_path):
     at.button[0].click().run()
     assert not at.exception
     [r] = feedback_store.list_ratings()
-    assert (r.page, r.model, r.label, r.seed, r.rating, r.comment) == (
+    assert (r.page, r.model, r.label, r.seed, r.rating, r.comment, r.link) == (
         "explore",
         "gan_mnist",
         7,
         3,
         4,
         XSS,
+        LINK,
     )
