@@ -88,6 +88,19 @@ def ended(at: AppTest) -> bool:
     return train_live.RESULT in at.session_state
 
 
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def rate(at: AppTest, key: str, stars: int) -> None:
+    """Open the rating expander `key`, give 1-5 `stars` and send, as a visitor would."""
+    at.session_state[f"{key}_open"] = True  # what clicking the expander sends
+    at.run()
+    at.feedback(key=f"{key}_stars").set_value(stars - 1)  # st.feedback counts from 0
+    next(b for b in at.button if b.label == "Send rating").click().run()
+    assert not at.exception, at.exception
+
+
 def test_a_short_vae_run_shows_its_grid_and_joins_the_session_models(tmp_path):
     at = app(tmp_path, "train_live").run()
     assert not at.exception
@@ -106,7 +119,7 @@ def test_a_short_vae_run_shows_its_grid_and_joins_the_session_models(tmp_path):
     assert "step 20" in grid.captions[0]
     models = at.session_state["custom_models"]
     [(label, model)] = models.items()
-    assert label.startswith("my VAE (mnist, ")
+    assert label.startswith("my VAE (MNIST, ")  # the dataset's name, not its key
     assert isinstance(model, VAE) and not model.training
     assert any(label in m.value for m in at.markdown)
     assert at.download_button(key="train_download").label.startswith("Download")
@@ -114,10 +127,25 @@ def test_a_short_vae_run_shows_its_grid_and_joins_the_session_models(tmp_path):
     timeline = at.select_slider(key=f"timeline_{at.session_state[train_live.RESULT].view.run_id}")
     assert timeline.options == ["step 10", "step 20"]
     latest = grid.value
+    numbers = metrics(at)
+    assert numbers["Step"] == "20"
     timeline.set_value(10).run()
     assert not at.exception
     assert "step 10" in at.image[0].captions[0]
     assert at.image[0].value != latest  # the grid scrubbed back in time
+    earlier = metrics(at)  # ... and the numbers with it
+    assert earlier["Step"] == "10" and earlier["Elapsed"] != numbers["Elapsed"]
+    assert earlier["Images/s"] != "0"
+
+    rate(at, "train_rate", stars=5)  # the snapshot shown, as the session model it became
+    [r] = feedback_store.list_ratings()
+    assert (r.page, r.model, r.dataset, r.label, r.rating) == (
+        "train_live",
+        label,
+        "mnist",
+        None,
+        5,
+    )
 
     at.button(key="train_reset").click().run()
     assert not at.image and train_live.RESULT not in at.session_state
@@ -133,11 +161,14 @@ def test_pause_then_stop_keeps_the_model_so_far(tmp_path):
     at.button(key="train_pause").click().run()
     poll(at, lambda at: any("Paused" in w.value for w in at.warning))
     assert at.button(key="train_resume")
+    rate(at, "train_rate", stars=3)  # a live run's snapshot: not a session model yet
+    [r] = feedback_store.list_ratings()
+    assert (r.page, r.model, r.rating) == ("train_live", "GAN · MNIST (Train live)", 3)
     at.button(key="train_stop").click().run()
     poll(at, ended)
     assert "Stopped at step" in at.info[0].value
     [(label, model)] = at.session_state["custom_models"].items()
-    assert label.startswith("my GAN (mnist, ") and isinstance(model, GAN)
+    assert label.startswith("my GAN (MNIST, ") and isinstance(model, GAN)
 
 
 def test_a_run_that_ends_on_another_page_still_lands_in_the_session(tmp_path):
@@ -152,7 +183,7 @@ def test_a_run_that_ends_on_another_page_still_lands_in_the_session(tmp_path):
     assert at.sidebar.caption[0].value.startswith("Training: ")  # ... but the run is watched
     poll(at, ended)
     [label] = at.session_state["custom_models"]
-    assert label.startswith("my VAE (mnist, ")
+    assert label.startswith("my VAE (MNIST, ")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
