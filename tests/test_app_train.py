@@ -7,6 +7,7 @@ polled the way the page's fragment polls it: by rerunning until the run has ende
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -199,6 +200,28 @@ def test_learn_renders_the_diagram_and_the_formulas(tmp_path, lang):
     curve = "G 损失" if lang == "zh" else "G loss"
     assert curve in " ".join(i.value for i in at.info)
     assert "D(G(z))" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_learn_asks_only_for_settings_train_live_offers_and_links_to_it(tmp_path, lang):
+    at = app(tmp_path, "learn", lang).run()
+    text = " ".join(m.value for m in at.markdown)
+    offered = {f"{lr:g}" for lr in train_live.LEARNING_RATES}
+    rates = set(re.findall(r"\b0\.\d+\b", text))
+    assert rates and rates <= offered, rates - offered  # no "set it to 0.01" the slider lacks
+    assert f"{train_live.DEFAULT_SECONDS} " in text
+    links = {(link.proto.page, link.proto.query_string) for link in at.get("page_link")}
+    assert ("train-live", "") in links
+    assert ("", "mode=gate") in links  # Explore (the default page) in its Quality gate view
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_loop_diagram_describes_training_not_the_quality_gate(tmp_path, lang):
+    at = app(tmp_path, "learn", lang).run()
+    [diagram] = at.get("graphviz_chart")
+    spec = diagram.proto.spec
+    assert "verdict -> D" in spec and "verdict -> G" in spec  # every verdict teaches both
+    assert "regenerate" not in spec and "重新生成" not in spec and "out" not in spec.split()
 
 
 def test_the_feedback_page_lists_a_stored_rating_as_plain_text(tmp_path):

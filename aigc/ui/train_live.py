@@ -28,6 +28,7 @@ SIDEBAR_REFRESH_S = 5.0  # well inside the manager's 60 s lease
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 8e-3, 3e-2)  # holds each recipe's own
 BATCH_SIZES = (32, 64, 128, 256)
 MAX_SECONDS = 300  # a slot is shared by the whole server: no run holds it for long
+DEFAULT_SECONDS = 20
 MAX_STEPS = 20_000
 GRID_SCALE = 2
 KIND_NAMES = {"gan": "GAN", "vae": "VAE"}
@@ -154,7 +155,12 @@ def settings_ui(disabled: bool) -> Settings:
         )
         if by == "seconds":
             amount = st.number_input(
-                tr("train_live.seconds"), 1, MAX_SECONDS, 20, disabled=disabled, key="train_seconds"
+                tr("train_live.seconds"),
+                1,
+                MAX_SECONDS,
+                DEFAULT_SECONDS,
+                disabled=disabled,
+                key="train_seconds",
             )
         else:
             amount = st.number_input(
