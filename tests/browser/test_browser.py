@@ -167,6 +167,12 @@ def test_bad_uploads_show_errors_and_page_keeps_working(new_page):
     sidebar.get_by_text("Your own weights").click()
     pickle = b"\x80\x04\x95" + bytes(16)
     sidebar.locator("input[type=file]").set_input_files(
+        files=[{"name": "evil.pt", "mimeType": "application/octet-stream", "buffer": pickle}]
+    )
+    # The picker offers only .safetensors: another name is refused before it is sent.
+    expect(sidebar.get_by_text("files are not allowed")).to_be_visible()
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
+    sidebar.locator("input[type=file]").set_input_files(
         files=[
             {"name": "evil.safetensors", "mimeType": "application/octet-stream", "buffer": pickle}
         ]
