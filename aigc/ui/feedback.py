@@ -96,9 +96,11 @@ def _page_name(page: str) -> str:
 
 
 def _class_name(dataset: str, label: int | None) -> str | None:
-    names = texts(f"classes.{dataset}") if f"classes.{dataset}" in catalogue("en") else ()
+    """The class's name where the dataset is known, else its number."""
     if label is None:
         return None
+    key = f"classes.{dataset}"
+    names = texts(key) if key in catalogue("en") else ()
     return names[label] if 0 <= label < len(names) else str(label)
 
 
