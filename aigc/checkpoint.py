@@ -3,8 +3,8 @@
 Loading never unpickles. Before a byte of tensor data is trusted, the header is parsed by hand
 and checked against the model the config describes (built on the meta device, so an absurd
 config costs no memory): every key, shape and dtype must match, the header must be small and
-the data must be complete, and every value must be finite. Anything else is a WeightsError with
-one line saying what is wrong.
+the data must be complete, and every value must be finite. Anything else is a WeightsError: one
+line saying what is wrong, and a code naming the plain-words explanation a page shows.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from aigc.data import DATASETS
+from aigc.errors import InputError
 from aigc.models import KINDS
 
 if TYPE_CHECKING:
@@ -40,8 +41,10 @@ MAX_CONFIG_INT = 4096
 STALE_TEMP_S = 3600  # a temp file this old was left by a save that was killed mid-write
 
 
-class WeightsError(ValueError):
-    """A weights file that cannot be used; the message is one line for the user."""
+class WeightsError(InputError):
+    """A weights file that cannot be used (see :class:`aigc.errors.InputError`)."""
+
+    default_code = "weights_unusable"
 
 
 def training_provenance(
@@ -134,48 +137,69 @@ def load_model(source: str | Path | bytes, name: str | None = None) -> tuple[nn.
         try:
             size = path.stat().st_size
         except OSError as e:
-            raise WeightsError(f"{label}: cannot read ({e.strerror})") from None
-        if size > MAX_FILE_BYTES:
             raise WeightsError(
-                f"{label}: {size:,} bytes is larger than the {MAX_FILE_BYTES:,} allowed"
-            )
+                f"{label}: cannot read ({e.strerror})", "weights_unreadable", reason=e.strerror
+            ) from None
+        if size > MAX_FILE_BYTES:
+            raise _too_large(size).named(label)
         data = path.read_bytes()
     try:
         return _load(data)
     except WeightsError as e:
-        raise WeightsError(f"{label}: {e}") from None
+        raise e.named(label) from None
+
+
+def _too_large(size: int) -> WeightsError:
+    return WeightsError(
+        f"{size:,} bytes is larger than the {MAX_FILE_BYTES:,} allowed",
+        "weights_too_large",
+        megabytes=size / 2**20,
+        limit_megabytes=MAX_FILE_BYTES / 2**20,
+    )
 
 
 def _load(data: bytes) -> tuple[nn.Module, dict]:
     if len(data) > MAX_FILE_BYTES:
-        raise WeightsError(f"{len(data):,} bytes is larger than the {MAX_FILE_BYTES:,} allowed")
+        raise _too_large(len(data))
     header = _header(data)
     meta = header.pop("__metadata__", None) or {}
     if meta.get("format") != FORMAT:
-        raise WeightsError("not an aigc weights file (no 'format: aigc-weights/1' in its metadata)")
+        raise WeightsError(
+            "not an aigc weights file (no 'format: aigc-weights/1' in its metadata)",
+            "weights_not_aigc",
+        )
     kind = meta.get("kind")
     if kind not in KINDS:
-        raise WeightsError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise WeightsError(
+            f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}",
+            "weights_unknown_kind",
+        )
     config_cls, model_cls = KINDS[kind]
     config = _config(config_cls, meta.get("config", ""))
     try:
         with torch.device("meta"):
             expected = model_cls(config).state_dict()
     except (ValueError, RuntimeError) as e:
-        raise WeightsError(f"config does not describe a buildable model ({e})") from None
+        raise _damaged(f"config does not describe a buildable model ({e})") from None
     n_params = sum(t.numel() for t in expected.values())
     if n_params > MAX_PARAMETERS:
         raise WeightsError(
-            f"config asks for {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}"
+            f"config asks for {n_params:,} parameters; the limit is {MAX_PARAMETERS:,}",
+            "weights_too_many_parameters",
+            parameters=n_params,
+            limit=MAX_PARAMETERS,
         )
     _check_entries(header, expected)
+    (n,) = struct.unpack("<Q", data[:8])
+    if _data_end(header) > len(data) - 8 - n:
+        raise WeightsError("file is truncated (tensor data runs past the end)", "weights_truncated")
     try:
         tensors = st_load(data)
     except Exception as e:  # safetensors raises its own error types for malformed files
-        raise WeightsError(f"malformed safetensors data ({e})") from None
+        raise _damaged(f"malformed safetensors data ({e})") from None
     for key, t in tensors.items():
         if t.is_floating_point() and not torch.isfinite(t).all():
-            raise WeightsError(f"tensor {key} holds NaN or Inf values")
+            raise WeightsError(f"tensor {key} holds NaN or Inf values", "weights_not_finite")
     model = model_cls(config)
     model.load_state_dict(tensors, strict=True)
     try:
@@ -186,47 +210,71 @@ def _load(data: bytes) -> tuple[nn.Module, dict]:
 
 
 def _header(data: bytes) -> dict:
+    if not data:
+        raise WeightsError("the file is empty", "file_empty")
     if len(data) < 8:
-        raise WeightsError("file is truncated (shorter than a safetensors header)")
+        raise WeightsError(
+            "file is truncated (shorter than a safetensors header)", "weights_not_safetensors"
+        )
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER_BYTES and (data[:1] == b"\x80" or data[:2] == b"PK"):
         raise WeightsError(
-            "this is a pickle or torch.save file, not safetensors; it was not opened"
+            "this is a pickle or torch.save file, not safetensors; it was not opened",
+            "weights_pickle",
         )
-    if n > MAX_HEADER_BYTES:
-        raise WeightsError(f"header declares {n:,} bytes; the limit is {MAX_HEADER_BYTES:,}")
+    if n > MAX_HEADER_BYTES:  # what random bytes look like
+        raise WeightsError(
+            f"header declares {n:,} bytes; the limit is {MAX_HEADER_BYTES:,}",
+            "weights_not_safetensors",
+        )
     if 8 + n > len(data):
-        raise WeightsError("file is truncated (header runs past the end)")
+        raise WeightsError("file is truncated (header runs past the end)", "weights_truncated")
     try:
         header = json.loads(data[8 : 8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WeightsError("header is not valid JSON: not a safetensors file") from None
+        raise WeightsError(
+            "header is not valid JSON: not a safetensors file", "weights_not_safetensors"
+        ) from None
     if not isinstance(header, dict):
-        raise WeightsError("header is not a JSON object: not a safetensors file")
+        raise WeightsError(
+            "header is not a JSON object: not a safetensors file", "weights_not_safetensors"
+        )
     return header
+
+
+def _data_end(header: dict) -> int:
+    """Where the header says the tensor data ends, in bytes after the header."""
+    offsets = [entry.get("data_offsets") for entry in header.values()]
+    return max(
+        (o[1] for o in offsets if isinstance(o, list) and len(o) == 2 and isinstance(o[1], int)),
+        default=0,
+    )
+
+
+def _damaged(message: str) -> WeightsError:
+    """A file that says it is this app's weights but whose parts do not fit together."""
+    return WeightsError(message, "weights_damaged")
 
 
 def _config(config_cls: type, text: str):
     try:
         values = json.loads(text)
     except (TypeError, json.JSONDecodeError):
-        raise WeightsError("metadata 'config' is not valid JSON") from None
+        raise _damaged("metadata 'config' is not valid JSON") from None
     if not isinstance(values, dict):
-        raise WeightsError("metadata 'config' is not a JSON object")
+        raise _damaged("metadata 'config' is not a JSON object")
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     unknown = set(values) - set(fields)
     if unknown:
-        raise WeightsError(f"config has unknown fields: {', '.join(sorted(unknown))}")
+        raise _damaged(f"config has unknown fields: {', '.join(sorted(unknown))}")
     for key, value in values.items():
         default = fields[key].default
         if type(value) is not type(default):
-            raise WeightsError(
-                f"config field {key} should be {type(default).__name__}, got {value!r}"
-            )
+            raise _damaged(f"config field {key} should be {type(default).__name__}, got {value!r}")
         if isinstance(value, int) and not 0 <= value <= MAX_CONFIG_INT:
-            raise WeightsError(f"config field {key}={value} is out of range 0..{MAX_CONFIG_INT}")
+            raise _damaged(f"config field {key}={value} is out of range 0..{MAX_CONFIG_INT}")
     if values.get("dataset", "mnist") not in DATASETS:
-        raise WeightsError(f"config names an unknown dataset {values['dataset']!r}")
+        raise _damaged(f"config names an unknown dataset {values['dataset']!r}")
     return config_cls(**values)
 
 
@@ -234,23 +282,23 @@ def _check_entries(header: dict, expected: dict[str, torch.Tensor]) -> None:
     missing = sorted(set(expected) - set(header))
     extra = sorted(set(header) - set(expected))
     if missing:
-        raise WeightsError(
+        raise _damaged(
             f"missing tensors: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
         )
     if extra:
-        raise WeightsError(
+        raise _damaged(
             f"unexpected tensors: {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"
         )
     dtypes = {torch.float32: "F32", torch.int64: "I64"}
     for key, want in expected.items():
         entry = header[key]
         if not isinstance(entry, dict):
-            raise WeightsError(f"tensor {key}: malformed header entry")
+            raise _damaged(f"tensor {key}: malformed header entry")
         if entry.get("dtype") != dtypes.get(want.dtype):
-            raise WeightsError(
+            raise _damaged(
                 f"tensor {key} has dtype {entry.get('dtype')}, expected {dtypes.get(want.dtype)}"
             )
         if entry.get("shape") != list(want.shape):
-            raise WeightsError(
+            raise _damaged(
                 f"tensor {key} has shape {entry.get('shape')}, expected {list(want.shape)}"
             )

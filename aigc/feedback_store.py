@@ -262,5 +262,11 @@ def to_csv(*, path: Path | None = None) -> str:
     return out.getvalue()
 
 
+def csv_file(*, path: Path | None = None) -> bytes:
+    """:func:`to_csv` as a file a spreadsheet opens as UTF-8: Excel reads a CSV without a
+    byte-order mark in the computer's own code page, which garbles Chinese comments."""
+    return to_csv(path=path).encode("utf-8-sig")
+
+
 def _defuse(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

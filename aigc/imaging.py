@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from aigc.errors import InputError
+
 Image.MAX_IMAGE_PIXELS = 40_000_000  # Pillow raises DecompressionBombError above 2x this
 ALLOWED_FORMATS = ("PNG", "JPEG")
 MAX_UPLOAD_PIXELS = 40_000_000
 
 
-class ImageInputError(ValueError):
-    """An uploaded image that cannot be used; the message is one line for the user."""
+class ImageInputError(InputError):
+    """An uploaded image that cannot be used (see :class:`aigc.errors.InputError`)."""
+
+    default_code = "image_unusable"
 
 
 def to_uint8(images) -> np.ndarray:
@@ -96,22 +100,29 @@ def open_upload(data: bytes, name: str = "upload") -> Image.Image:
     """Open an uploaded PNG/JPEG safely: the format is sniffed from the bytes (not the file
     name), the pixel count is checked from the header before decoding, and only one frame is
     ever decoded."""
+    megapixels = MAX_UPLOAD_PIXELS // 1_000_000
     if not data:
-        raise ImageInputError(f"{name}: the file is empty")
+        raise ImageInputError(f"{name}: the file is empty", "file_empty")
     try:
         img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError:
-        raise ImageInputError(f"{name}: image is too large to open safely") from None
+        raise ImageInputError(
+            f"{name}: image is too large to open safely", "image_too_large", megapixels=megapixels
+        ) from None
     except Exception:
-        raise ImageInputError(f"{name}: not a PNG or JPEG image") from None
+        raise ImageInputError(f"{name}: not a PNG or JPEG image", "image_not_png_jpeg") from None
     if img.width * img.height > MAX_UPLOAD_PIXELS:
         raise ImageInputError(
-            f"{name}: {img.width}x{img.height} pixels is more than the {MAX_UPLOAD_PIXELS:,} allowed"
+            f"{name}: {img.width}x{img.height} pixels is more than the {MAX_UPLOAD_PIXELS:,} allowed",
+            "image_too_large",
+            megapixels=megapixels,
         )
     try:
         img.load()
     except Exception:
-        raise ImageInputError(f"{name}: the image data is damaged or truncated") from None
+        raise ImageInputError(
+            f"{name}: the image data is damaged or truncated", "image_damaged"
+        ) from None
     return img
 
 

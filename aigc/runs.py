@@ -79,6 +79,7 @@ class Snapshot:
     samples: np.ndarray  # (N, 28, 28) uint8, read-only
     labels: np.ndarray  # (N,) class each sample was drawn for, -1 if unconditional
     score: float | None  # classifier agreement of samples with labels; None if not scored
+    images_per_s: float = 0.0  # training throughput up to this step
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,9 @@ class RunManager:
                 ev.samples.flags.writeable = False  # shared by every view of this run
                 ev.sample_labels.flags.writeable = False
                 run.snapshots.append(
-                    Snapshot(ev.step, ev.elapsed, ev.samples, ev.sample_labels, score)
+                    Snapshot(
+                        ev.step, ev.elapsed, ev.samples, ev.sample_labels, score, ev.images_per_s
+                    )
                 )
                 run.snapshots = thin(run.snapshots, MAX_SNAPSHOTS)
             if ev.finished:

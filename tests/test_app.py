@@ -119,8 +119,9 @@ def test_link_joins_address_and_query():
 
 
 def test_pickles_are_refused_by_name_and_never_opened():
-    with pytest.raises(WeightsError, match="pickle"):
+    with pytest.raises(WeightsError, match="pickle") as info:
         models.load_upload(b"\x80\x04\x95 anything: never unpickled", "model.pt")
+    assert (info.value.code, info.value.fields) == ("weights_wrong_suffix", {"name": "model.pt"})
     with pytest.raises(WeightsError, match="pickle"):
         models.load_upload(b"", "weights.pkl")
 
@@ -134,8 +135,55 @@ def test_good_weights_load_frozen_and_a_classifier_is_refused():
     model = models.load_upload(to_bytes(GAN(GANConfig(dataset="fashion"))), "mine.safetensors")
     assert isinstance(model, GAN) and not model.training
     assert not any(p.requires_grad for p in model.parameters())
-    with pytest.raises(WeightsError, match="classifier"):
+    with pytest.raises(WeightsError, match="classifier") as info:
         models.load_upload(to_bytes(Classifier(ClassifierConfig())), "clf.safetensors")
+    assert info.value.code == "weights_classifier"
+
+
+def test_the_uploader_offers_only_safetensors_and_says_why_pickles_are_refused():
+    at = AppTest.from_string("from aigc.ui import models\nmodels.upload_ui()").run()
+    [uploader] = at.sidebar.get("file_uploader")
+    assert list(uploader.proto.type) == [".safetensors"]
+    assert "pickle" in uploader.proto.help.lower() and "run" in uploader.proto.help
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        (
+            "en",
+            "This is not a weights file saved by this app (it is not in the safetensors format).",
+        ),
+        ("zh", "这不是本应用保存的权重文件（它不是 safetensors 格式）。"),
+    ],
+)
+def test_an_upload_error_is_in_plain_words_in_the_page_language(lang, said):
+    script = "import streamlit as st\nfrom aigc.ui import models\nmodels.upload_ui()"
+    at = AppTest.from_string(script)
+    at.session_state["lang"] = lang
+    at.run()
+    noise = bytes(range(256)) * 8  # random-looking bytes under a weights file's name
+    at.file_uploader(key="weights_upload").upload("noise.safetensors", noise).run()
+    assert not at.exception
+    [error] = at.error
+    assert "noise.safetensors" in error.value and said in error.value, error.value
+    assert "header" not in error.value and "bytes" not in error.value
+    at.session_state["lang"] = "zh" if lang == "en" else "en"  # the saved error translates
+    at.run()
+    assert said not in at.error[0].value
+
+
+def test_a_full_session_refuses_another_upload_unopened(monkeypatch):
+    at = AppTest.from_string("from aigc.ui import models\nmodels.upload_ui()").run()
+    at.session_state["custom_models"] = {
+        f"mine {i}": None for i in range(models.MAX_SESSION_MODELS)
+    }
+    monkeypatch.setattr(models, "load_upload", lambda *a: pytest.fail("the file was opened"))
+    at.file_uploader(key="weights_upload").upload("mine.safetensors", to_bytes(GAN(GANConfig())))
+    at.run()
+    assert not at.exception
+    assert f"already holds {models.MAX_SESSION_MODELS} models" in at.error[0].value
+    assert len(at.session_state["custom_models"]) == models.MAX_SESSION_MODELS
 
 
 # --- the app, headless --------------------------------------------------------------------
@@ -224,7 +272,9 @@ def test_malformed_link_gives_a_notice_and_still_draws():
 @needs["gan_mnist"]
 def test_bad_weights_upload_shows_an_error_and_the_page_keeps_working():
     at = app().run()
-    at.file_uploader(key="weights_upload").upload("evil.pt", b"\x80\x04\x95 pickle").run()
+    # The uploader takes only .safetensors names: a pickle can only arrive renamed.
+    at.file_uploader(key="weights_upload").upload("evil.safetensors", b"\x80\x04\x95 pickle")
+    at.run()
     healthy(at)
     assert "pickle" in at.error[0].value
     at.file_uploader(key="weights_upload").set_value(

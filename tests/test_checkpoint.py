@@ -140,9 +140,17 @@ def test_broken_files_are_refused_with_one_line(vae_bytes, name, change, message
 
 
 def test_truncated_and_garbage_files(vae_bytes):
-    for data in (vae_bytes[:-7], vae_bytes[:5], vae_bytes[:200], b"", os.urandom(4096)):
-        with pytest.raises(WeightsError):
+    """Each has its code, which names the page's plain words for it."""
+    for data, code in (
+        (vae_bytes[:-7], "weights_truncated"),
+        (vae_bytes[:5], "weights_not_safetensors"),
+        (vae_bytes[:200], "weights_truncated"),
+        (b"", "file_empty"),
+        (os.urandom(4096), "weights_not_safetensors"),
+    ):
+        with pytest.raises(WeightsError) as info:
             load_model(data)
+        assert info.value.code == code, str(info.value)
 
 
 def test_an_oversized_header_is_refused_before_reading_it():

@@ -59,6 +59,40 @@ def test_every_key_the_code_asks_for_exists():
         assert any(key.startswith(prefix) for key in english), prefix
 
 
+def codes_raised() -> dict[str, set[str]]:
+    """{code: the fields given with it} for every error the package raises with a literal code
+    (``WeightsError("one line", "weights_pickle", name=...)``), and each class's default."""
+    from aigc import checkpoint, errors, imaging
+
+    classes = {errors.InputError, checkpoint.WeightsError, imaging.ImageInputError}
+    raised = {cls.default_code: set() for cls in classes}
+    names = {cls.__name__ for cls in classes}
+    for path in sorted((ROOT / "aigc").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in names
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                given = {kw.arg for kw in node.keywords}
+                raised.setdefault(node.args[1].value, set()).update(given)
+    return raised
+
+
+def test_every_error_code_the_package_raises_has_its_text():
+    """A page shows `i18n.error_text(e)`: each code needs its entry, filled by the fields that
+    come with it, or the page would fall back to the English line."""
+    english = i18n.catalogue("en")
+    raised = codes_raised()
+    assert {"weights_pickle", "weights_not_safetensors", "image_not_png_jpeg"} <= set(raised)
+    for code, given in raised.items():
+        assert f"errors.{code}" in english, code
+        assert fields(english[f"errors.{code}"]) <= given, code
+    unused = {key.removeprefix("errors.") for key in english if key.startswith("errors.")}
+    assert sorted(unused - set(raised)) == []
+
+
 def test_no_catalogue_is_written_in_python():
     """Texts in .py files drift from the catalogues and escape the test above."""
     for path in SOURCES:

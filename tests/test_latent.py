@@ -121,16 +121,18 @@ def test_a_photo_of_a_digit_is_centred_and_inverted_like_mnist():
 
 
 def test_upload_refuses_non_images_and_spoofed_formats():
-    with pytest.raises(ImageInputError, match="empty"):
-        open_upload(b"", "x.png")
-    with pytest.raises(ImageInputError, match="not a PNG or JPEG"):
-        open_upload(b"%PDF-1.4 fake", "x.png")
+    """Each refusal has an English line (the CLI's) and a code (the page's plain words)."""
     buf = io.BytesIO()
     Image.new("L", (10, 10)).save(buf, format="TIFF")
-    with pytest.raises(ImageInputError, match="not a PNG or JPEG"):
-        open_upload(buf.getvalue(), "renamed.png")
-    with pytest.raises(ImageInputError, match="damaged or truncated"):
-        open_upload(_png(Image.effect_noise((64, 64), 50))[:200], "cut.png")
+    for data, line, code in (
+        (b"", "empty", "file_empty"),
+        (b"%PDF-1.4 fake", "not a PNG or JPEG", "image_not_png_jpeg"),
+        (buf.getvalue(), "not a PNG or JPEG", "image_not_png_jpeg"),
+        (_png(Image.effect_noise((64, 64), 50))[:200], "damaged or truncated", "image_damaged"),
+    ):
+        with pytest.raises(ImageInputError, match=line) as info:
+            open_upload(data, "x.png")
+        assert info.value.code == code and str(info.value).startswith("x.png: ")
 
 
 def test_fast_pca_finds_the_axes_a_full_svd_finds():

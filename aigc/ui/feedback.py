@@ -6,18 +6,30 @@ comment holding HTML or script is displayed, never run.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
 
 from aigc import feedback_store
-from aigc.ui.i18n import tr
+from aigc.ui import models
+from aigc.ui.i18n import catalogue, texts, tr
 
 TABLE_LIMIT = 500
-
-SHOWN_COLUMNS = ("time", "page", "model", "dataset", "label", "seed", "scale", "rating", "comment")
+# Widths (px) that fit each column's usual longest text; the comment gets the rest. At 1280 px
+# the main pane is ~820 px wide, so the table leaves out what other columns already say: the
+# dataset (in the model's name), the seed (in the link), the scale (unless some are thumbs).
+# Every column is in the CSV.
+COLUMN_WIDTHS = {
+    "time": 120,
+    "page": 90,
+    "model": 230,
+    "label": 90,
+    "scale": 60,
+    "rating": 60,
+    "link": 60,
+}
+SHOWN_COLUMNS = (*COLUMN_WIDTHS, "comment")
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,58 @@ def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
     return True
 
 
+def _page_name(page: str) -> str:
+    """A page's own title ("Train live" for "train_live"), or the name as stored."""
+    key = f"pages.{page.replace('-', '_')}"
+    return tr(key) if key in catalogue("en") else page
+
+
+def _class_name(dataset: str, label: int | None) -> str | None:
+    """The class's name where the dataset is known, else its number."""
+    if label is None:
+        return None
+    key = f"classes.{dataset}"
+    names = texts(key) if key in catalogue("en") else ()
+    return names[label] if 0 <= label < len(names) else str(label)
+
+
+def table_rows(ratings: Sequence[feedback_store.Rating]) -> list[dict[str, object]]:
+    """Ratings as the table shows them: pages, models and classes by their names in the page's
+    language, and only web links as links."""
+    return [
+        {
+            "time": r.time.replace("T", " ")[:16],  # to the minute, in UTC
+            "page": _page_name(r.page),
+            "model": models.model_title(r.model),
+            "label": _class_name(r.dataset, r.label),
+            "scale": r.scale,
+            "rating": r.rating,
+            "comment": r.comment,
+            "link": r.link if r.link.startswith(("http://", "https://")) else None,
+        }
+        for r in ratings
+    ]
+
+
+def _summary_chart(stars: Sequence[feedback_store.ModelSummary]) -> None:
+    """Mean stars per model on the whole 1-5 scale, each model named in full (st.bar_chart
+    would cut names at 180 px)."""
+    model, mean = tr("feedback.col_model"), tr("feedback.mean_stars")
+    rows = [{model: f"{models.model_title(s.model)} (n={s.count})", mean: s.mean} for s in stars]
+    axis = {"labelLimit": 0, "title": None}
+    st.vega_lite_chart(
+        rows,
+        {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": model, "type": "nominal", "sort": "-x", "axis": axis},
+                "x": {"field": mean, "type": "quantitative", "scale": {"domain": [0, 5]}},
+            },
+        },
+        width="stretch",
+    )
+
+
 def page() -> None:
     st.title(tr("pages.feedback"))
     st.caption(tr("feedback.intro"))
@@ -84,31 +148,30 @@ def page() -> None:
     if not ratings:
         st.info(tr("feedback.empty"))
         return
-    rows = [dataclasses.asdict(r) for r in ratings]
+    config = {
+        name: st.column_config.Column(tr(f"feedback.col_{name}"), width=width)
+        for name, width in COLUMN_WIDTHS.items()
+    }
+    config["comment"] = st.column_config.Column(tr("feedback.col_comment"))
+    config["link"] = st.column_config.LinkColumn(
+        tr("feedback.col_link"), display_text=tr("feedback.open"), width=COLUMN_WIDTHS["link"]
+    )
+    thumbs = any(r.scale != "stars" for r in ratings)
     st.dataframe(
-        rows,
-        column_order=SHOWN_COLUMNS,
-        column_config={
-            name: st.column_config.Column(tr(f"feedback.col_{name}")) for name in SHOWN_COLUMNS
-        },
+        table_rows(ratings),
+        column_order=[c for c in SHOWN_COLUMNS if c != "scale" or thumbs],
+        column_config=config,
         hide_index=True,
+        width="stretch",
+        placeholder="",  # a rating without a class shows nothing, not "None"
     )
     stars = [s for s in feedback_store.summary() if s.scale == "stars"]
     if stars:
         st.subheader(tr("feedback.summary"))
-        mean = tr("feedback.mean_stars")
-        st.bar_chart(
-            {
-                tr("feedback.col_model"): [f"{s.model} ({s.dataset}, n={s.count})" for s in stars],
-                mean: [s.mean for s in stars],
-            },
-            x=tr("feedback.col_model"),
-            y=mean,
-            horizontal=True,
-        )
+        _summary_chart(stars)
     st.download_button(
         tr("feedback.download"),
-        data=feedback_store.to_csv,  # built when clicked, so it holds every rating up to then
+        data=feedback_store.csv_file,  # built when clicked, so it holds every rating up to then
         file_name="aigc_ratings.csv",
         mime="text/csv",
         on_click="ignore",

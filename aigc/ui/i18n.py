@@ -75,7 +75,14 @@ def url_language(language: str) -> None:
 
 
 def error_text(error: Exception) -> str:
-    """A core error in the session's language: errors raised for users carry a `code` naming
-    their catalogue entry (``errors.<code>``) and the `args` that fill it."""
+    """A core error in the session's language, in plain words.
+
+    Errors raised for users (:class:`aigc.errors.InputError`) carry a `code` naming their
+    catalogue entry (``errors.<code>``) and the `fields` that fill it; any other error, or a
+    code with no entry, shows its own English line rather than nothing (tests/test_i18n.py
+    checks that every code the core raises has its entry).
+    """
     code = getattr(error, "code", None)
-    return tr(f"errors.{code}", **getattr(error, "fields", {})) if code else str(error)
+    if not code or f"errors.{code}" not in catalogue("en"):
+        return str(error)
+    return tr(f"errors.{code}", **getattr(error, "fields", {}))

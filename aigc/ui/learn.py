@@ -1,7 +1,8 @@
 """Learn: the GAN loop as a diagram, the losses as formulas, and steps to try in class.
 
 Every formula names the curve on Train live that plots it, using that page's own curve
-labels, so the two pages cannot drift apart.
+labels, and every setting the steps ask for is one Train live's controls offer, taken from
+them, so the two pages cannot drift apart.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aigc import recipes
+from aigc.ui import explore, train_live
 from aigc.ui.i18n import tr
 
 MINIMAX = (
@@ -37,7 +39,9 @@ KL = r"D_\mathrm{KL} = -\tfrac{1}{2} \sum_{j} \big(1 + \log \sigma_j^2 - \mu_j^2
 
 
 def loop_dot() -> str:
-    """The loop as Graphviz DOT; Streamlit draws it in the browser, no graphviz binary needed."""
+    """The training loop as Graphviz DOT; Streamlit draws it in the browser, no graphviz binary
+    needed. Every verdict teaches both players; nothing is regenerated (that is the quality
+    gate, after training)."""
 
     def t(key: str) -> str:
         return tr(f"learn.{key}").replace('"', "'")
@@ -50,15 +54,28 @@ def loop_dot() -> str:
     data [label="{t("node_data")}", shape=cylinder];
     G [label="{t("node_g")}"];
     D [label="{t("node_d")}"];
-    real [label="{t("node_real")}", shape=diamond, fillcolor="#fff4d6"];
-    out [label="{t("node_out")}", shape=ellipse, fillcolor="#e3f5e1"];
+    verdict [label="{t("node_verdict")}", shape=diamond, fillcolor="#fff4d6"];
     noise -> G;
     G -> D [label="{t("edge_fake")}"];
     data -> D;
-    D -> real;
-    real -> out [label="{t("edge_yes")}"];
-    real -> G [label="{t("edge_no")}", style=dashed, constraint=false];
+    D -> verdict;
+    verdict -> D [label="{t("edge_d_learns")}", style=dashed, constraint=false];
+    verdict -> G [label="{t("edge_g_learns")}", style=dashed, constraint=false];
 }}"""
+
+
+def page_of(module, name: str, **kwargs) -> st.Page:
+    """A link target for a page the frame registers (streamlit_app.py): st.page_link matches
+    a function page by its url path, so this must name it as the frame does."""
+    return st.Page(
+        module.page, title=tr(f"pages.{name}"), url_path=name.replace("_", "-"), **kwargs
+    )
+
+
+def faster_learning_rate(kind: str) -> float:
+    """The largest rate the Train live slider offers up to ten times the recipe's own."""
+    own = recipes.live_train_config(kind).lr
+    return max(lr for lr in train_live.LEARNING_RATES if lr <= 10 * own)
 
 
 def page() -> None:
@@ -71,6 +88,13 @@ def page() -> None:
     st.header(tr("learn.loop_header"))
     st.markdown(tr("learn.loop_text"))
     st.graphviz_chart(loop_dot())
+    gate, explore_name = tr("explore.gate"), tr("pages.explore")
+    st.markdown(tr("learn.gate_text", gate=gate, explore=explore_name))
+    st.page_link(
+        page_of(explore, "explore", default=True),
+        label=f"{explore_name} → {gate}",
+        query_params={"mode": "gate"},
+    )
 
     st.header(tr("learn.gan_header"))
     st.markdown(tr("learn.minimax_text"))
@@ -92,9 +116,26 @@ def page() -> None:
     st.info(tr("learn.vae_curves", train=train, **curve))
 
     st.header(tr("learn.try_header"))
+    st.page_link(page_of(train_live, "train_live"))
     words = {
         key: tr(f"train_live.{key}")
-        for key in ("start", "pause", "resume", "reset", "timeline", "recognisable", "conditional")
+        for key in (
+            "start",
+            "pause",
+            "resume",
+            "reset",
+            "timeline",
+            "recognisable",
+            "conditional",
+            "lr",
+            "mnist",
+        )
     }
-    my_model = tr("train_live.my_model", kind="GAN", dataset="mnist", time="…")
-    st.markdown(tr("learn.try_steps", train=train, my_model=my_model, **curve, **words))
+    settings = {
+        "seconds": train_live.DEFAULT_SECONDS,
+        "lr_default": f"{recipes.live_train_config('gan').lr:g}",  # as the slider writes it
+        "fast_lr": f"{faster_learning_rate('gan'):g}",
+        "explore": tr("pages.explore"),
+        "my_model": tr("train_live.my_model", kind="GAN", dataset=tr("names.mnist"), time="…"),
+    }
+    st.markdown(tr("learn.try_steps", train=train, **settings, **curve, **words))

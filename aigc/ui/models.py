@@ -18,12 +18,10 @@ from aigc.checkpoint import WeightsError, kind_of, load_model
 from aigc.data import load_shipped as load_dataset
 from aigc.models import Classifier
 from aigc.render import Model, Tensor
-from aigc.ui.i18n import tr
+from aigc.ui.i18n import error_text, tr
 from aigc.weights import SHIPPED, load_shipped, shipped_path
 
 UPLOAD_SUFFIX = ".safetensors"
-# Offered in the file picker only so that choosing one gets a clear refusal, not a silent one.
-REFUSED_SUFFIXES = ("pt", "pth", "pkl", "pickle", "ckpt", "bin")
 MAX_SESSION_MODELS = 8  # each is a few MB of this session's memory
 
 
@@ -115,24 +113,50 @@ def load_upload(data: bytes, filename: str) -> Model:
     """A user's weights file -> a model of their own, in eval mode.
 
     Only safetensors is opened: .pt/.pkl files are Python pickles, which can run code when
-    loaded, so they are refused by name before a byte is read. Raises WeightsError with one
-    line for the user.
+    loaded, so they are refused by name before a byte is read.
+
+    Raises:
+        WeightsError: the file is refused; `i18n.error_text` says why in the page's language.
     """
     suffix = Path(filename).suffix.lower()
     if suffix != UPLOAD_SUFFIX:
         raise WeightsError(
             f"{filename}: only .safetensors weights are opened here; a {suffix or 'suffix-less'} "
-            "file may be a Python pickle, which can run code when loaded, so it was not opened"
+            "file may be a Python pickle, which can run code when loaded, so it was not opened",
+            "weights_wrong_suffix",
+            name=filename,
         )
     model, _ = load_model(data, filename)
     if kind_of(model) == "classifier":
-        raise WeightsError(f"{filename}: a classifier has no latent space to explore")
+        raise WeightsError(
+            f"{filename}: a classifier has no latent space to explore", "weights_classifier"
+        )
     return model.eval().requires_grad_(False)
+
+
+def add_upload(data: bytes, filename: str) -> str:
+    """Load a user's weights file into this session's models and return its label.
+
+    Raises:
+        WeightsError: the file is refused, or the session holds all the models it may.
+    """
+    own = session_models()
+    if len(own) >= MAX_SESSION_MODELS:  # checked first: no point opening what cannot be kept
+        raise WeightsError(
+            f"{filename}: this session already holds {MAX_SESSION_MODELS} models of its own",
+            "session_full",
+            n=MAX_SESSION_MODELS,
+        )
+    model = load_upload(data, filename)
+    label = _upload_label(filename, model)
+    own[label] = model
+    return label
 
 
 def _upload_label(filename: str, model: Model) -> str:
     own = session_models()
-    base = f"⬆ {Path(filename).stem} ({model.config.dataset}, {time.strftime('%H:%M')})"
+    dataset = dataset_name(model.config.dataset)
+    base = f"⬆ {Path(filename).stem} ({dataset}, {time.strftime('%H:%M')})"
     label, n = base, 2
     while label in own or label in SHIPPED:
         label, n = f"{base} #{n}", n + 1
@@ -144,29 +168,22 @@ def upload_ui() -> None:
     with st.sidebar.expander(tr("models.your_weights")):
         upload = st.file_uploader(
             tr("models.upload"),
-            type=[UPLOAD_SUFFIX[1:], *REFUSED_SUFFIXES],
+            type=[UPLOAD_SUFFIX[1:]],
             key="weights_upload",
             help=tr("models.upload_help"),
         )
         if upload is None:
             return
-        # The uploader hands back the same file on every rerun: load it once per file.
+        # The uploader hands back the same file on every rerun: load it once per file. The
+        # error is kept, not its text, so switching language translates it too.
         results = st.session_state.setdefault("_uploads", {})
         if upload.file_id not in results:
             try:
-                model = load_upload(upload.getvalue(), upload.name)
+                results[upload.file_id] = add_upload(upload.getvalue(), upload.name)
             except WeightsError as e:
-                results[upload.file_id] = ("error", str(e))
-            else:
-                own = session_models()
-                if len(own) >= MAX_SESSION_MODELS:
-                    results[upload.file_id] = ("error", tr("models.full", n=MAX_SESSION_MODELS))
-                else:
-                    label = _upload_label(upload.name, model)
-                    own[label] = model
-                    results[upload.file_id] = ("ok", label)
-        status, text = results[upload.file_id]
-        if status == "ok":
-            st.success(tr("models.loaded", label=text))
+                results[upload.file_id] = e.with_traceback(None)
+        result = results[upload.file_id]
+        if isinstance(result, WeightsError):
+            st.error(f"{tr('models.failed', file=upload.name)} {error_text(result)}")
         else:
-            st.error(f"{tr('models.failed')} {text}")
+            st.success(tr("models.loaded", label=result))

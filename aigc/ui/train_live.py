@@ -17,15 +17,17 @@ from aigc import data, imaging, metrics, recipes, render, runs
 from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
-from aigc.ui import models
-from aigc.ui.i18n import tr
+from aigc.ui import feedback, models, state
+from aigc.ui.i18n import texts, tr
 from aigc.weights import load_shipped
 
+PAGE = "train_live"  # as ratings name it
 REFRESH_S = 0.5
 SIDEBAR_REFRESH_S = 5.0  # well inside the manager's 60 s lease
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 8e-3, 3e-2)  # holds each recipe's own
 BATCH_SIZES = (32, 64, 128, 256)
 MAX_SECONDS = 300  # a slot is shared by the whole server: no run holds it for long
+DEFAULT_SECONDS = 20
 MAX_STEPS = 20_000
 GRID_SCALE = 2
 KIND_NAMES = {"gan": "GAN", "vae": "VAE"}
@@ -152,7 +154,12 @@ def settings_ui(disabled: bool) -> Settings:
         )
         if by == "seconds":
             amount = st.number_input(
-                tr("train_live.seconds"), 1, MAX_SECONDS, 20, disabled=disabled, key="train_seconds"
+                tr("train_live.seconds"),
+                1,
+                MAX_SECONDS,
+                DEFAULT_SECONDS,
+                disabled=disabled,
+                key="train_seconds",
             )
         else:
             amount = st.number_input(
@@ -238,7 +245,7 @@ def _unique_label(settings: Settings, taken: dict) -> str:
     base = tr(
         "train_live.my_model",
         kind=KIND_NAMES[settings.kind],
-        dataset=settings.dataset,
+        dataset=models.dataset_name(settings.dataset),
         time=dt.datetime.now().strftime("%H:%M"),
     )
     label, n = base, 2
@@ -280,6 +287,9 @@ def sidebar_status() -> None:
 
 
 def _sidebar_panel() -> None:
+    """One line about the run. It looks ten times less often than the main pane, so it says
+    how far the run had got when it looked ("at least N steps"), which never contradicts the
+    main pane's newer step."""
     polled = _poll()
     if polled is None:
         return
@@ -317,7 +327,9 @@ def _live_panel() -> None:
     else:
         done = view.elapsed / (view.elapsed + view.eta_s) if view.eta_s is not None else 0.0
         st.progress(min(1.0, done), text=tr("train_live.running", step=view.step))
-    _show_run(view, live, scrub=view.status is Status.PAUSED, key=f"timeline_live_{live.run_id}")
+    _show_run(
+        view, live, None, scrub=view.status is Status.PAUSED, key=f"timeline_live_{live.run_id}"
+    )
 
 
 def _result_panel(result: Result) -> None:
@@ -356,10 +368,15 @@ def _result_panel(result: Result) -> None:
             on_click="ignore",
             key="train_download",
         )
-    _show_run(view, result.live, scrub=True, key=f"timeline_{view.run_id}")
+    _show_run(view, result.live, result.label, scrub=True, key=f"timeline_{view.run_id}")
 
 
-def _show_run(view: RunView, live: LiveRun, *, scrub: bool, key: str) -> None:
+def _show_run(view: RunView, live: LiveRun, label: str | None, *, scrub: bool, key: str) -> None:
+    """The timeline, the numbers, the grid of one snapshot with its rating, and the curves.
+
+    Args:
+        label: the run's model among the session's models, once it is one.
+    """
     snapshots = view.snapshots
     shown = snapshots[-1] if snapshots else None
     if scrub and len(snapshots) > 1:
@@ -380,18 +397,45 @@ def _show_run(view: RunView, live: LiveRun, *, scrub: bool, key: str) -> None:
             picture = imaging.upscale(imaging.grid(shown.samples, cols=10), GRID_SCALE)
             caption = tr("train_live.grid_caption", step=shown.step)
             if live.settings.conditional:
-                names = ", ".join(data.CLASS_NAMES[live.settings.dataset])
+                names = ", ".join(texts(f"classes.{live.settings.dataset}"))
                 caption += " " + tr("train_live.rows", names=names)
             st.image(picture, caption=caption)
+            feedback.rate_ui("train_rate", _rated(live, label), imaging.png_bytes(picture))
     with right:
         _curves(view, live.settings.kind)
 
 
+def _rated(live: LiveRun, label: str | None) -> feedback.Rated:
+    """A snapshot as a rating names it: the session model it became, else what it is."""
+    settings = live.settings
+    model = label or tr(
+        "train_live.run_model",
+        kind=KIND_NAMES[settings.kind],
+        dataset=models.dataset_name(settings.dataset),
+    )
+    return feedback.Rated(
+        page=PAGE,
+        model=model,
+        dataset=settings.dataset,
+        label=None,  # a grid holds every class
+        seed=None,
+        latent=None,
+        link=state.link(st.context.url, state.share_query({}, {})),  # this page, in its language
+    )
+
+
 def _metrics(view: RunView, live: LiveRun, shown: runs.Snapshot | None) -> None:
+    """Step, speed and time of the snapshot shown (the run's own until there is one), so the
+    numbers and the grid always agree; time left is the run's."""
+    step, speed, elapsed = (
+        (view.step, view.images_per_s, view.elapsed)
+        if shown is None
+        else (shown.step, shown.images_per_s, shown.elapsed)
+    )
     cols = st.columns(5)
-    cols[0].metric(tr("train_live.step"), f"{view.step:,}")
-    cols[1].metric(tr("train_live.images_per_s"), f"{view.images_per_s:,.0f}")
-    cols[2].metric(tr("train_live.elapsed"), f"{view.elapsed:.1f} s")
+    cols[0].metric(tr("train_live.step"), f"{step:,}", help=tr("train_live.step_help"))
+    cols[1].metric(tr("train_live.images_per_s"), f"{speed:,.0f}")
+    cols[2].metric(tr("train_live.elapsed"), f"{elapsed:.1f} s")
     cols[3].metric(tr("train_live.eta"), "—" if view.eta_s is None else f"{view.eta_s:.0f} s")
     scores = [s.score for s in view.snapshots if s.score is not None]
     if shown is not None and shown.score is not None:

@@ -159,14 +159,25 @@ def test_bad_uploads_show_errors_and_page_keeps_working(new_page):
     _interpolate_upload_source(page).set_input_files(
         files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"this is not an image"}]
     )
-    expect(m.get_by_text("fake.png: not a PNG or JPEG image")).to_be_visible()
+    expect(
+        m.get_by_text("This is not a PNG or JPEG image, whatever its name says.")
+    ).to_be_visible()
 
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Your own weights").click()
+    pickle = b"\x80\x04\x95" + bytes(16)
     sidebar.locator("input[type=file]").set_input_files(
-        files=[{"name": "evil.pt", "mimeType": "application/octet-stream", "buffer": b"\x80\x04"}]
+        files=[{"name": "evil.pt", "mimeType": "application/octet-stream", "buffer": pickle}]
     )
-    expect(sidebar.get_by_text("only .safetensors weights are opened here")).to_be_visible()
+    # The picker offers only .safetensors: another name is refused before it is sent.
+    expect(sidebar.get_by_text("files are not allowed")).to_be_visible()
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
+    sidebar.locator("input[type=file]").set_input_files(
+        files=[
+            {"name": "evil.safetensors", "mimeType": "application/octet-stream", "buffer": pickle}
+        ]
+    )
+    expect(sidebar.get_by_text("This is a Python pickle")).to_be_visible()
 
     # The path still runs through the two dataset images, and still reacts.
     expect(m.get_by_text("Strip (12 frames)")).to_be_visible()
