@@ -26,35 +26,13 @@ log = logging.getLogger("aigc")
 def main() -> None:
     # Imported here, not above: the server side of this file runs before Streamlit's runtime
     # exists, and the pages' caches belong to the runtime.
-    from aigc.ui import explore, feedback, interpolate, latent_map, learn, models, train_live
+    from aigc.ui import models, pages, train_live
 
     st.set_page_config(page_title="aigc · latent playground", page_icon="🎛️", layout="wide")
     # Drawn before the navigation so that the page titles below are already in this language.
     language_ui()
 
-    def page(module, name: str, icon: str, **kwargs) -> st.Page:
-        return st.Page(
-            module.page,
-            title=tr(f"pages.{name}"),
-            icon=icon,
-            url_path=name.replace("_", "-"),
-            **kwargs,
-        )
-
-    current = st.navigation(
-        {
-            tr("pages.play"): [
-                page(explore, "explore", "🎛️", default=True),
-                page(interpolate, "interpolate", "🎞️"),
-                page(latent_map, "latent_map", "🗺️"),
-            ],
-            tr("pages.build"): [
-                page(train_live, "train_live", "🏋️"),
-                page(learn, "learn", "📖"),
-                page(feedback, "feedback", "💬"),
-            ],
-        }
-    )
+    current = st.navigation(pages.navigation())
     models.upload_ui()
     with st.sidebar:
         train_live.sidebar_status()  # keeps this session's training run alive on every page

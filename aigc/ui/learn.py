@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aigc import recipes
-from aigc.ui import explore, train_live
+from aigc.ui import pages, train_live
 from aigc.ui.i18n import tr
 
 MINIMAX = (
@@ -64,14 +64,6 @@ def loop_dot() -> str:
 }}"""
 
 
-def page_of(module, name: str, **kwargs) -> st.Page:
-    """A link target for a page the frame registers (streamlit_app.py): st.page_link matches
-    a function page by its url path, so this must name it as the frame does."""
-    return st.Page(
-        module.page, title=tr(f"pages.{name}"), url_path=name.replace("_", "-"), **kwargs
-    )
-
-
 def faster_learning_rate(kind: str) -> float:
     """The largest rate the Train live slider offers up to ten times the recipe's own."""
     own = recipes.live_train_config(kind).lr
@@ -91,7 +83,7 @@ def page() -> None:
     gate, explore_name = tr("explore.gate"), tr("pages.explore")
     st.markdown(tr("learn.gate_text", gate=gate, explore=explore_name))
     st.page_link(
-        page_of(explore, "explore", default=True),
+        pages.page("explore"),
         label=f"{explore_name} → {gate}",
         query_params={"mode": "gate"},
     )
@@ -116,7 +108,7 @@ def page() -> None:
     st.info(tr("learn.vae_curves", train=train, **curve))
 
     st.header(tr("learn.try_header"))
-    st.page_link(page_of(train_live, "train_live"))
+    st.page_link(pages.page("train_live"))
     words = {
         key: tr(f"train_live.{key}")
         for key in (
