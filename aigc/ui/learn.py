@@ -107,6 +107,11 @@ def page() -> None:
     st.latex(KL)
     st.info(tr("learn.vae_curves", train=train, **curve))
 
+    _try_this_ui(train, curve)
+
+
+def _try_this_ui(train: str, curve: dict[str, str]) -> None:
+    """Steps for a class, in the words and with the settings the Train live page has."""
     st.header(tr("learn.try_header"))
     st.page_link(pages.page("train_live"))
     words = {

@@ -17,7 +17,7 @@ from aigc import data, imaging, metrics, recipes, render, runs
 from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
-from aigc.ui import feedback, models, state
+from aigc.ui import feedback, models, state, widgets
 from aigc.ui.i18n import texts, tr
 from aigc.weights import load_shipped
 
@@ -100,77 +100,12 @@ def _scorer(dataset: str) -> runs.Scorer | None:
 
 
 def settings_ui(disabled: bool) -> Settings:
-    # Labels are looked up now: a format_func may be called outside this script run.
-    names = {key: tr(f"train_live.{key}") for key in (*data.DATASETS, "by_seconds", "by_steps")}
     col_a, col_b = st.columns(2)
     with col_a:
-        kind = st.radio(
-            tr("common.model"),
-            list(KIND_NAMES),
-            format_func=KIND_NAMES.get,
-            horizontal=True,
-            disabled=disabled,
-            key="train_kind",
-        )
-        dataset = st.selectbox(
-            tr("common.dataset"),
-            data.DATASETS,
-            format_func=names.get,
-            disabled=disabled,
-            key="train_dataset",
-        )
-        conditional = st.toggle(
-            tr("train_live.conditional"),
-            value=True,
-            help=tr("train_live.conditional_help"),
-            disabled=disabled,
-            key="train_conditional",
-        )
-    recipe = recipes.live_train_config(kind)
+        kind, dataset, conditional = _model_ui(disabled)
     with col_b:
-        # Keys per kind: switching GAN <-> VAE brings back that kind's own recipe defaults.
-        lr = st.select_slider(
-            tr("train_live.lr"),
-            LEARNING_RATES,
-            value=recipe.lr,
-            format_func=lambda v: f"{v:g}",
-            disabled=disabled,
-            key=f"train_lr_{kind}",
-        )
-        batch_size = st.select_slider(
-            tr("train_live.batch"),
-            BATCH_SIZES,
-            value=recipe.batch_size,
-            disabled=disabled,
-            key=f"train_batch_{kind}",
-        )
-        by = st.radio(
-            tr("train_live.budget"),
-            ("seconds", "steps"),
-            format_func=lambda b: names[f"by_{b}"],
-            horizontal=True,
-            disabled=disabled,
-            key="train_budget",
-        )
-        if by == "seconds":
-            amount = st.number_input(
-                tr("train_live.seconds"),
-                1,
-                MAX_SECONDS,
-                DEFAULT_SECONDS,
-                disabled=disabled,
-                key="train_seconds",
-            )
-        else:
-            amount = st.number_input(
-                tr("train_live.steps"),
-                10,
-                MAX_STEPS,
-                500,
-                step=50,
-                disabled=disabled,
-                key="train_steps",
-            )
+        lr, batch_size = _optimiser_ui(kind, disabled)
+        by, amount = _budget_ui(disabled)
     return Settings(
         kind=kind,
         dataset=dataset,
@@ -180,6 +115,90 @@ def settings_ui(disabled: bool) -> Settings:
         seconds=float(amount) if by == "seconds" else None,
         steps=int(amount) if by == "steps" else None,
     )
+
+
+def _model_ui(disabled: bool) -> tuple[str, str, bool]:
+    # Labels are looked up now: a format_func may be called outside this script run.
+    names = {key: tr(f"train_live.{key}") for key in data.DATASETS}
+    widgets.keep_choice("train_kind", tuple(KIND_NAMES), "gan")
+    kind = st.radio(
+        tr("common.model"),
+        list(KIND_NAMES),
+        format_func=KIND_NAMES.get,
+        horizontal=True,
+        disabled=disabled,
+        key="train_kind",
+    )
+    widgets.keep_choice("train_dataset", data.DATASETS, data.DATASETS[0])
+    dataset = st.selectbox(
+        tr("common.dataset"),
+        data.DATASETS,
+        format_func=names.get,
+        disabled=disabled,
+        key="train_dataset",
+    )
+    conditional = st.toggle(
+        tr("train_live.conditional"),
+        value=True,
+        help=tr("train_live.conditional_help"),
+        disabled=disabled,
+        key="train_conditional",
+    )
+    return kind, dataset, conditional
+
+
+def _optimiser_ui(kind: str, disabled: bool) -> tuple[float, int]:
+    """Keys per kind: switching GAN <-> VAE brings back that kind's own recipe defaults."""
+    recipe = recipes.live_train_config(kind)
+    lr = st.select_slider(
+        tr("train_live.lr"),
+        LEARNING_RATES,
+        value=recipe.lr,
+        format_func=lambda v: f"{v:g}",
+        disabled=disabled,
+        key=f"train_lr_{kind}",
+    )
+    batch_size = st.select_slider(
+        tr("train_live.batch"),
+        BATCH_SIZES,
+        value=recipe.batch_size,
+        disabled=disabled,
+        key=f"train_batch_{kind}",
+    )
+    return lr, batch_size
+
+
+def _budget_ui(disabled: bool) -> tuple[str, int]:
+    names = {b: tr(f"train_live.by_{b}") for b in ("seconds", "steps")}
+    widgets.keep_choice("train_budget", tuple(names), "seconds")
+    by = st.radio(
+        tr("train_live.budget"),
+        tuple(names),
+        format_func=names.get,
+        horizontal=True,
+        disabled=disabled,
+        key="train_budget",
+    )
+    if by == "seconds":
+        amount = st.number_input(
+            tr("train_live.seconds"),
+            1,
+            MAX_SECONDS,
+            DEFAULT_SECONDS,
+            disabled=disabled,
+            key="train_seconds",
+        )
+    else:
+        amount = st.number_input(
+            tr("train_live.steps"),
+            10,
+            MAX_STEPS,
+            500,
+            step=50,
+            disabled=disabled,
+            key="train_steps",
+        )
+    return by, amount
 
 
 # -- actions ------------------------------------------------------------------------------
