@@ -26,17 +26,26 @@ log = logging.getLogger("aigc")
 def main() -> None:
     # Imported here, not above: the server side of this file runs before Streamlit's runtime
     # exists, and the pages' caches belong to the runtime.
-    from aigc.ui import models, pages, train_live
+    from aigc.ui import models, pages, room, train_live
 
     st.set_page_config(page_title="aigc · latent playground", page_icon="🎛️", layout="wide")
     # Drawn before the navigation so that the page titles below are already in this language.
     language_ui()
+    room.join_from_url()
 
     current = st.navigation(pages.navigation())
+    name = pages.name_of(current)
+    teachers_page = room.take_teacher_view(name)
+    if teachers_page is not None:
+        st.switch_page(pages.page(teachers_page), query_params=st.query_params.to_dict())
+    room.keep_in_address_bar()
     models.upload_ui()
     with st.sidebar:
+        room.sidebar_ui()
         train_live.sidebar_status()  # keeps this session's training run alive on every page
     current.run()
+    if name not in pages.LINKED:  # the linked pages tell the room themselves, on every change
+        room.on_publish(name, {})
 
 
 def friendly_error(error: Exception) -> bool:

@@ -15,7 +15,7 @@ import streamlit as st
 from aigc import render
 from aigc.data import DATASETS
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
-from aigc.ui import feedback, models, pictures, state, widgets
+from aigc.ui import classroom, feedback, models, pictures, state, widgets
 from aigc.ui.i18n import tr
 
 PAGE = "explore"
@@ -165,6 +165,7 @@ def _single_view(v: View) -> None:
         query = _publish()
         state.share_ui(query)
         feedback.rate_ui("ex_rate", _rated(v, look, frame.z, query))
+        classroom.send_ui(frame.png, state.link(st.context.url, query), "ex")
 
 
 def _look_ui(v: View, amount: bool = True) -> Look:

@@ -17,12 +17,14 @@ ICONS = {
     "train_live": "🏋️",
     "learn": "📖",
     "feedback": "💬",
+    "classroom": "🧑‍🏫",
 }
 GROUPS = {
     "play": ("explore", "interpolate", "latent_map"),
-    "build": ("train_live", "learn", "feedback"),
+    "build": ("train_live", "learn", "feedback", "classroom"),
 }
 DEFAULT = "explore"
+LINKED = frozenset({"explore", "interpolate", "latent_map"})  # pages whose state is in the URL
 
 
 def page(name: str) -> st.Page:
@@ -36,6 +38,11 @@ def page(name: str) -> st.Page:
         url_path=name.replace("_", "-"),
         default=name == DEFAULT,
     )
+
+
+def name_of(current: st.Page) -> str:
+    """The module name of the page st.navigation picked (the default page's path is empty)."""
+    return current.url_path.replace("-", "_") or DEFAULT
 
 
 def navigation() -> dict[str, list[st.Page]]:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from aigc.ui import room
 from aigc.ui.i18n import lang, tr
 
 MAX_CHARS = 400  # longer values are refused before parsing: no link needs more
@@ -264,10 +265,13 @@ def share_query(schema: Schema, values: Mapping[str, object]) -> dict[str, str]:
 
 def publish(page: str, schema: Schema, values: Mapping[str, object]) -> dict[str, str]:
     """Write the page's state into the URL (only when it changed) and return the query."""
-    _written()[page] = encode(schema, values)
+    own = encode(schema, values)
+    _written()[page] = own
+    room.on_publish(page.replace("-", "_"), own)
     query = share_query(schema, values)
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
+    address = {**query, **room.url_params()}
+    if st.query_params.to_dict() != address:
+        st.query_params.from_dict(address)
     return query
 
 

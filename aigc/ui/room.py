@@ -1,0 +1,181 @@
+"""This session's place in a classroom: the teacher who leads, a student who follows her, or
+a student who branched off to explore on their own.
+
+Streamlit has no push between sessions, so the class follows by polling: the teacher's every
+published view (the page and its link's query) goes to the store, and each follower's sidebar
+looks twice a second for a newer version, then reruns the app on it. A follower's own change
+of any control branches it off (unless the teacher locked the class); "follow again" returns.
+The teacher's secret lives in her session and her address bar, never in a link the page
+shares.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from aigc import classroom
+from aigc.classroom import RoomError
+from aigc.ui.i18n import error_text, tr
+
+MEMBERSHIP = "room_membership"  # session_state: this session's Membership, if in a room
+POLL_S = 0.5  # a follower sees the teacher's change within about this, plus one rerun
+HEARTBEAT_S = 5.0  # how often a follower tells the room it is still there
+
+
+@dataclass
+class Membership:
+    code: str
+    token: str | None  # the teacher's secret; None for a student
+    follower_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    name: str = ""
+    following: bool = True
+    applied: int = 0  # the version of the teacher's view this session last took
+    shown: tuple[str, tuple] | None = None  # (page, query) this session last took from her
+    published: tuple[str, tuple] | None = None  # the teacher's last publish, not to repeat it
+    last_beat: float = 0.0
+
+    @property
+    def teacher(self) -> bool:
+        return self.token is not None
+
+
+def membership() -> Membership | None:
+    return st.session_state.get(MEMBERSHIP)
+
+
+def url_params() -> dict[str, str]:
+    """What the address bar keeps of the room, so a reload stays in it: the code, and for the
+    teacher her secret. Links the page shares leave both out."""
+    m = membership()
+    if m is None:
+        return {}
+    return {"room": m.code, "teacher": m.token} if m.teacher else {"room": m.code}
+
+
+def keep_in_address_bar() -> None:
+    """On every run: the room stays in the address bar whatever page is open."""
+    for key, value in url_params().items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def enter(code: str, token: str | None = None) -> None:
+    """Join `code` as a student, or as its teacher with her token; a RoomError says why not."""
+    code = code.strip().upper()
+    classroom.get_room(code)
+    if token is not None and not classroom.is_teacher(code, token):
+        raise RoomError("not the teacher's link", "not_teacher")
+    st.session_state[MEMBERSHIP] = Membership(code, token)
+
+
+def leave() -> None:
+    st.session_state.pop(MEMBERSHIP, None)
+    for key in ("room", "teacher"):
+        st.query_params.pop(key, None)
+
+
+def join_from_url() -> None:
+    """A teacher's or student's link being opened (``?room=CODE[&teacher=TOKEN]``)."""
+    code = st.query_params.get("room")
+    m = membership()
+    if not code or (m is not None and m.code == code.upper()):
+        return
+    try:
+        enter(code, st.query_params.get("teacher"))
+    except RoomError as e:
+        st.query_params.pop("room", None)
+        st.query_params.pop("teacher", None)
+        st.toast(error_text(e), icon="⚠️")
+
+
+def on_publish(page: str, query: dict[str, str]) -> None:
+    """A page wrote its state into the URL. The teacher's goes to the class; a follower whose
+    state is no longer the teacher's has changed a control, and branches off (or, in a locked
+    room, is put back)."""
+    m = membership()
+    if m is None:
+        return
+    view = (page, tuple(sorted(query.items())))
+    if m.teacher:
+        if view != m.published:
+            guarded(lambda: classroom.publish_view(m.code, m.token, page, dict(query)))
+            m.published = view
+    elif m.following and m.shown is not None and view != m.shown:
+        room = guarded(lambda: classroom.get_room(m.code))
+        if room is not None and room.locked:
+            m.applied = 0  # take the teacher's view again on the next run
+            st.toast(tr("room.locked_notice"), icon="🔒")
+            st.rerun(scope="app")
+        m.following = False
+        _beat(m, force=True)
+
+
+def follow_again() -> None:
+    m = membership()
+    if m is not None:
+        m.following, m.applied = True, 0
+        _beat(m, force=True)
+
+
+def take_teacher_view(current: str) -> str | None:
+    """For a follower, before the page draws: the teacher's newest view goes into the URL the
+    page restores from. Returns the page to switch to when she is on another one."""
+    m = membership()
+    if m is None or m.teacher or not m.following:
+        return None
+    view = guarded(lambda: classroom.current_view(m.code))
+    if view is None or view.version == m.applied:
+        return None
+    m.applied = view.version
+    m.shown = (view.page, tuple(sorted(view.query.items())))
+    keep = {k: v for k, v in st.query_params.to_dict().items() if k in ("lang", "room")}
+    st.query_params.from_dict({**view.query, **keep})
+    return view.page if view.page != current else None
+
+
+def guarded(call):
+    """A store call that may fail while the database is away: the notice, not a crash; the
+    next poll tries again."""
+    try:
+        return call()
+    except RoomError as e:
+        st.toast(error_text(e), icon="⚠️")
+        return None
+
+
+def _beat(m: Membership, force: bool = False) -> None:
+    now = time.monotonic()
+    if force or now - m.last_beat >= HEARTBEAT_S:
+        guarded(lambda: classroom.heartbeat(m.code, m.follower_id, m.name, m.following))
+        m.last_beat = now
+
+
+def sidebar_ui() -> None:
+    """The room's line in the sidebar on every page: who leads, and whether this session
+    follows; a follower's poll for the teacher's next change runs here."""
+    m = membership()
+    if m is None:
+        return
+    if m.teacher:
+        st.caption(tr("room.teaching", code=m.code))
+        return
+    st.fragment(_follower_panel, run_every=POLL_S)()
+
+
+def _follower_panel() -> None:
+    m = membership()
+    if m is None:
+        return
+    _beat(m)
+    if not m.following:
+        st.caption(tr("room.branched", code=m.code))
+        st.button(tr("room.follow_again"), on_click=follow_again, key="room_follow_again")
+        return
+    st.caption(tr("room.following", code=m.code))
+    view = guarded(lambda: classroom.current_view(m.code))
+    if view is not None and view.version != m.applied:
+        st.rerun(scope="app")
