@@ -4,6 +4,8 @@ link reopens the exact picture; bad links and bad weights give a message, never 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -334,3 +336,28 @@ def test_no_shared_model_can_be_trained():
     model = models.shared_model(name)
     assert not model.training
     assert not any(p.requires_grad for p in model.parameters())
+
+
+@needs["gan_mnist"]
+def test_a_gate_nothing_passes_says_how_real_the_best_sample_was():
+    """At threshold 1.0 no sample passes: the page says what the best one scored, so the
+    learner knows how far to lower it, instead of a bare "None"."""
+    at = app()
+    at.query_params.update({"mode": "gate", "thr": "1"})
+    at.run()
+    assert not at.exception
+    [hint] = [c.value for c in at.caption if "scored" in c.value]
+    best = float(re.search(r"scored (\d+)%", hint).group(1))
+    assert 0 < best < 100
+
+
+@needs["vae_mnist"]
+def test_a_vae_link_to_the_gate_says_why_it_shows_one_image():
+    at = app()
+    at.query_params.update({"kind": "vae", "model": "vae_mnist", "mode": "gate"})
+    at.run()
+    assert not at.exception
+    assert at.segmented_control(key="ex_mode").value == "single"
+    assert [t.value for t in at.toast] == [
+        "The quality gate needs a GAN: its discriminator is the judge."
+    ]

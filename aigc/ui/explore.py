@@ -324,7 +324,7 @@ def _compare_view(v: View, other: View | None) -> None:
         st.info(tr("explore.need_both"))
         return
     gan, vae = (v, other) if v.kind == "gan" else (other, v)
-    controls, left, right = st.columns([3, 4, 4], gap="large")
+    controls, left, right = st.columns(3, gap="large")
     with controls:
         cls = widgets.class_ui("ex_cls", v.dataset, v.classes)
         seed = widgets.seed_ui("ex_seed")
@@ -348,7 +348,7 @@ def _compare_view(v: View, other: View | None) -> None:
 
 @st.fragment
 def _gate_view(v: View) -> None:
-    controls, accepted, rejected = st.columns([3, 4, 4], gap="large")
+    controls, accepted, rejected = st.columns(3, gap="large")
     with controls:
         cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
         seed = widgets.seed_ui("ex_seed")
