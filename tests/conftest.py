@@ -1,10 +1,13 @@
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pg_cluster
 import pytest
 import torch
 from streamlit import config
 
+from aigc import store
 from aigc.data import ImageSet, load_shipped
 
 # The app hides error details from visitors (.streamlit/config.toml); AppTest reads the same
@@ -33,3 +36,40 @@ def wait_until() -> Callable[..., float]:
         return time.monotonic() - t0
 
     return wait
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg_cluster.Cluster]:
+    """A PostgreSQL 15 server of the tests' own, for the whole run. Skipped where the binaries
+    are missing or it cannot start, unless $AIGC_REQUIRE_POSTGRES is set (CI), where that fails."""
+    try:
+        cluster = pg_cluster.Cluster()
+    except pg_cluster.Unavailable as e:
+        _no_postgres(str(e))
+    try:
+        cluster.start()
+    except pg_cluster.Unavailable as e:
+        cluster.remove()
+        _no_postgres(str(e))
+    yield cluster
+    store.dispose()
+    cluster.remove()
+
+
+def _no_postgres(reason: str) -> None:
+    if os.environ.get("AIGC_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here: {reason}")
+    pytest.skip(f"no PostgreSQL server: {reason}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path, monkeypatch) -> Iterator[str]:
+    """An empty store on each backend, made the default (as $AIGC_FEEDBACK_DB or $AIGC_DB_URL
+    would for a server)."""
+    monkeypatch.delenv("AIGC_DB_URL", raising=False)
+    monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    if request.param == "postgresql":
+        monkeypatch.setenv("AIGC_DB_URL", request.getfixturevalue("postgres").new_database())
+    url = store.url()
+    yield url
+    store.dispose(url)
