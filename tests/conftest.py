@@ -7,7 +7,7 @@ import pytest
 import torch
 from streamlit import config
 
-from aigc import store
+from aigc import classroom, store
 from aigc.data import ImageSet, load_shipped
 
 # The app hides error details from visitors (.streamlit/config.toml); AppTest reads the same
@@ -65,11 +65,13 @@ def _no_postgres(reason: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     """An empty store on each backend, made the default (as $AIGC_FEEDBACK_DB or $AIGC_DB_URL
-    would for a server)."""
+    would for a server), with the brute-force counts of this process reset."""
     monkeypatch.delenv("AIGC_DB_URL", raising=False)
     monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
     if request.param == "postgresql":
         monkeypatch.setenv("AIGC_DB_URL", request.getfixturevalue("postgres").new_database())
     url = store.url()
+    classroom.reset_limits()
     yield url
     store.dispose(url)
+    classroom.reset_limits()
