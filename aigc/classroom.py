@@ -261,7 +261,7 @@ def _as_teacher(con: Connection, code: object, token: object, *, lock: bool = Fa
         if failures == _teacher_failures.limit + 1:
             log.warning("room %s: %d wrong teacher tokens in a minute", normal, failures)
         raise RoomError("too many wrong teacher links for this room", "rate_limited")
-    raise RoomError("this link is not the teacher's link of this room", "not_teacher")
+    raise RoomError("not the teacher token of this room", "not_teacher")
 
 
 def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
