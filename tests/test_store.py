@@ -118,7 +118,6 @@ def test_a_legacy_file_first_opened_by_several_processes_at_once_migrates_once(t
 
 
 def test_an_unreachable_store_says_so_in_the_page_language(tmp_path, monkeypatch):
-    monkeypatch.delenv("AIGC_DB_URL", raising=False)
     monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "no such folder" / "f.sqlite3"))
     with pytest.raises(store.StoreUnavailable) as caught:
         feedback_store.add_rating(page="p", model="m", dataset="mnist", rating=5)
@@ -128,7 +127,6 @@ def test_an_unreachable_store_says_so_in_the_page_language(tmp_path, monkeypatch
 
 
 def test_the_url_comes_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv("AIGC_DB_URL", raising=False)
     monkeypatch.delenv("AIGC_FEEDBACK_DB", raising=False)
     monkeypatch.chdir(tmp_path)
     assert store.url() == f"sqlite:///{tmp_path / 'feedback.sqlite3'}"  # where ratings lived
@@ -139,3 +137,33 @@ def test_the_url_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AIGC_DB_URL", "postgresql://aigc:secret@db.school/aigc")
     assert store.url() == "postgresql+psycopg://aigc:secret@db.school/aigc"
     assert store.url(tmp_path / "x.sqlite3") == f"sqlite:///{tmp_path / 'x.sqlite3'}"
+
+
+RATE_IN_A_ROOM = """
+from aigc.ui.feedback import Rated, rate_ui
+rated = Rated(page="explore", model="gan_mnist", dataset="mnist", label=7, seed=3,
+              latent=None, link="http://localhost:8501/?seed=3", room="K7QM2XPA")
+rate_ui("rating", rated)
+"""
+
+
+def test_the_rating_form_stores_the_room_and_says_when_the_store_is_unreachable(
+    tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    def rate(at: AppTest) -> AppTest:
+        at.session_state["rating_open"] = True
+        at.run()
+        at.feedback(key="rating_stars").set_value(4)
+        at.button[0].click().run()
+        assert not at.exception
+        return at
+
+    monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    rate(AppTest.from_string(RATE_IN_A_ROOM, default_timeout=30))
+    assert [(r.rating, r.room) for r in feedback_store.list_ratings()] == [(5, "K7QM2XPA")]
+
+    monkeypatch.setenv("AIGC_FEEDBACK_DB", str(tmp_path / "no such folder" / "f.sqlite3"))
+    at = rate(AppTest.from_string(RATE_IN_A_ROOM, default_timeout=30))
+    assert [e.value for e in at.error] == [i18n.catalogue("en")["errors.store_unavailable"]]

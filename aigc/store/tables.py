@@ -1,5 +1,7 @@
 """The store's tables as the code queries them. The migrations (`migrations/versions/`) build
-the same schema step by step; tests/test_store.py checks that the two agree on both backends."""
+the same schema step by step, spelled out again rather than imported from here, because a
+migration must keep building what it built when it was written, whatever this file becomes;
+tests/test_store.py checks that the two agree on both backends."""
 
 from __future__ import annotations
 
