@@ -1,4 +1,5 @@
-"""`python -m aigc`: sample, interpolate, train and evaluate from the command line."""
+"""`python -m aigc`: sample, interpolate, train and evaluate from the command line, and open
+class rooms."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from aigc import data, recipes, render
+from aigc import classroom, data, recipes, render
 from aigc.checkpoint import WeightsError, load_model, save_model, training_provenance
 from aigc.imaging import write_image
 from aigc.models import KINDS
@@ -142,6 +143,43 @@ def cmd_evaluate(args) -> None:
         print(f"wrote {MANIFEST}")
 
 
+def cmd_classroom_open(args) -> None:
+    ttl_s = None if args.hours is None else args.hours * 3600
+    opened = classroom.open_room(args.title, ttl_s)
+    code = opened.room.code
+    print(f"teacher: {classroom.teacher_link(args.base_url, code, opened.teacher_token)}")
+    print(f"student: {classroom.student_link(args.base_url, code)}")
+
+
+def cmd_classroom_list(args) -> None:
+    for room in classroom.list_rooms():
+        title = "".join(c if c.isprintable() else " " for c in room.title)  # one line per room
+        n = len(classroom.followers(room.code))
+        expires = room.expires.isoformat(timespec="minutes")
+        print(f"{room.code}\t{title}\t{expires}\t{n} followers")
+
+
+def cmd_classroom_close(args) -> None:
+    classroom.close_room(args.code, args.teacher)
+    print(f"closed {classroom.normal_code(args.code)}")
+
+
+def _classroom_parser(sub) -> None:
+    p = sub.add_parser("classroom", help="open, list and close class rooms")
+    rooms = p.add_subparsers(dest="action", required=True)
+    q = rooms.add_parser("open", help="open a room; prints its teacher and student links")
+    q.add_argument("--title", default="", help="shown to the students")
+    q.add_argument("--base-url", default="http://localhost:8501", help="where the app is served")
+    q.add_argument("--hours", type=float, help="until it closes by itself (default 4)")
+    q.set_defaults(func=cmd_classroom_open)
+    q = rooms.add_parser("list", help="open rooms: code, title, expiry (UTC), followers")
+    q.set_defaults(func=cmd_classroom_list)
+    q = rooms.add_parser("close", help="close a room for good")
+    q.add_argument("code")
+    q.add_argument("--teacher", required=True, help="the teacher token from the teacher link")
+    q.set_defaults(func=cmd_classroom_close)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aigc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", type=Path)
     p.add_argument("--manifest", action="store_true", help="write weights/manifest.json")
     p.set_defaults(func=cmd_evaluate)
+
+    _classroom_parser(sub)
     return parser
 
 

@@ -1,11 +1,9 @@
-"""Ratings people give generated images, kept in a local SQLite file.
+"""Ratings people give generated images, kept in the store (:mod:`aigc.store`: a SQLite file
+by default, PostgreSQL where ``$AIGC_DB_URL`` names one).
 
-Every Streamlit session runs its script in its own thread, so ratings arrive concurrently:
-each call opens its own short-lived connection (sqlite3 connections must not be shared
-between threads), the file is in WAL mode so the Feedback page can read while someone
-writes, and ``busy_timeout`` makes a writer wait its turn instead of failing with "database
-is locked". Writes take the write lock up front (``BEGIN IMMEDIATE``), because a transaction
-that would upgrade from reading to writing under WAL fails at once rather than waiting.
+Every Streamlit session runs its script in its own thread, so ratings arrive concurrently: each
+call is one short transaction on a pooled connection, and the store makes concurrent writers
+wait their turn rather than fail.
 
 Text is stored exactly as given (no escaping): whoever displays it must show it as plain
 text, as ``st.dataframe`` does. Only the CSV export defuses spreadsheet formulas.
@@ -17,47 +15,22 @@ import csv
 import io
 import json
 import math
-import os
-import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-DEFAULT_PATH = "feedback.sqlite3"
+import sqlalchemy as sa
+
+from aigc import store
+from aigc.store import StoreUnavailable  # noqa: F401  (what a page catches around add_rating)
+
 MAX_COMMENT_CHARS = 2000
 MAX_NAME_CHARS = 200  # page, model and dataset names
 MAX_LATENT_DIMS = 4096
 MAX_LINK_CHARS = 4000
-BUSY_TIMEOUT_MS = 30_000
+MAX_ROOM_CHARS = store.tables.CODE_CHARS
 SCALES = {"stars": (1, 2, 3, 4, 5), "thumbs": (-1, 1)}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ratings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL,
-    page TEXT NOT NULL,
-    model TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    label INTEGER,
-    seed INTEGER,
-    latent TEXT,
-    scale TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    comment TEXT NOT NULL,
-    link TEXT NOT NULL DEFAULT ''
-)
-"""
-# Columns added since the first release, with their definitions: files made before them gain
-# them on first open (SQLite's ALTER TABLE ADD COLUMN keeps every row).
-_ADDED_COLUMNS = {"link": "TEXT NOT NULL DEFAULT ''"}
-# Schema set-up changes the journal mode, which needs the database to itself: do it once per
-# file per process rather than racing on every connection.
-_ready: set[Path] = set()
-_ready_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -74,6 +47,7 @@ class Rating:
     rating: int
     comment: str
     link: str  # reopens the rated image; '' for ratings stored before links were
+    room: str | None = None  # the class room it was given in, if any
 
 
 @dataclass(frozen=True)
@@ -86,67 +60,17 @@ class ModelSummary:
 
 
 COLUMNS = tuple(f.name for f in fields(Rating))
-_TEXT_COLUMNS = {"page", "model", "dataset", "comment", "link"}
+_COLUMNS = [store.ratings.c[name] for name in COLUMNS]
+_TEXT_COLUMNS = {"page", "model", "dataset", "comment", "link", "room"}
 
 
-def db_path() -> Path:
-    """$AIGC_FEEDBACK_DB, else feedback.sqlite3 in the working directory."""
-    return Path(os.environ.get("AIGC_FEEDBACK_DB") or DEFAULT_PATH)
-
-
-@contextmanager
-def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
-    path = _resolve(path)
-    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    try:
-        con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        key = path.resolve()
-        with _ready_lock:
-            if key not in _ready:
-                _use_wal(con)
-                con.execute(_SCHEMA)
-                _add_columns(con)
-                _ready.add(key)
-        yield con
-    finally:
-        con.close()
-
-
-def _use_wal(con: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (it stays so), unless another process already has.
-
-    Why not just the pragma: switching needs the file to itself, and SQLite answers "database
-    is locked" at once, without waiting out busy_timeout, when another process is switching or
-    writing at that moment (seen with 6 processes rating at once). Reading the mode takes no
-    lock, so the switch is tried only on a new file, and retried for up to the busy timeout.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            con.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _add_columns(con: sqlite3.Connection) -> None:
-    have = {row[1] for row in con.execute("PRAGMA table_info(ratings)")}
-    for name, definition in _ADDED_COLUMNS.items():
-        if name not in have:
-            con.execute(f"ALTER TABLE ratings ADD COLUMN {name} {definition}")
-
-
-def _resolve(path: Path | None) -> Path:
-    return Path(path) if path is not None else db_path()
-
-
-def _read(sql: str, params: tuple = (), path: Path | None = None) -> list[tuple]:
+def _read(query: sa.Select, path: Path | None = None) -> list[tuple]:
     """Rows of a query; none, and no file created, if nobody has rated anything yet."""
-    if not _resolve(path).exists():
+    u = store.url(path)
+    if not store.exists(u):
         return []
-    with _connect(path) as con:
-        return con.execute(sql, params).fetchall()
+    with store.transaction(u, write=False) as con:
+        return [tuple(row) for row in con.execute(query)]
 
 
 def add_rating(
@@ -161,6 +85,7 @@ def add_rating(
     latent: Iterable[float] | None = None,
     comment: str = "",
     link: str = "",
+    room: str | None = None,
     path: Path | None = None,
 ) -> int:
     """Store one rating and return its id.
@@ -170,10 +95,12 @@ def add_rating(
         latent: the latent vector the image came from (stored as JSON), if there is one.
         comment: free text up to MAX_COMMENT_CHARS, stored as given.
         link: the page link that reopens the rated image, up to MAX_LINK_CHARS.
-        path: the database file; default :func:`db_path`.
+        room: the code of the class room it was rated in, if any.
+        path: a SQLite file to use instead of the store (:func:`aigc.store.url`).
 
     Raises:
         ValueError: a value out of range, or text over its length cap.
+        StoreUnavailable: the database cannot be reached now.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
@@ -186,32 +113,24 @@ def add_rating(
         raise ValueError(f"comment must be text of at most {MAX_COMMENT_CHARS} characters")
     if not isinstance(link, str) or len(link) > MAX_LINK_CHARS:
         raise ValueError(f"link must be text of at most {MAX_LINK_CHARS} characters")
-    row = (
-        datetime.now(UTC).isoformat(timespec="seconds"),
-        page,
-        model,
-        dataset,
-        None if label is None else int(label),
-        None if seed is None else int(seed),
-        _latent_json(latent),
-        scale,
-        int(rating),
-        comment,
-        link,
-    )
-    with _connect(path) as con:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            cur = con.execute(
-                "INSERT INTO ratings (time, page, model, dataset, label, seed, latent, scale,"
-                " rating, comment, link) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return int(cur.lastrowid)
+    if room is not None and (not isinstance(room, str) or not 0 < len(room) <= MAX_ROOM_CHARS):
+        raise ValueError(f"room must be a code of 1 to {MAX_ROOM_CHARS} characters")
+    row = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "page": page,
+        "model": model,
+        "dataset": dataset,
+        "label": None if label is None else int(label),
+        "seed": None if seed is None else int(seed),
+        "latent": _latent_json(latent),
+        "scale": scale,
+        "rating": int(rating),
+        "comment": comment,
+        "link": link,
+        "room": room,
+    }
+    with store.transaction(store.url(path)) as con:
+        return int(con.execute(sa.insert(store.ratings).values(row)).inserted_primary_key[0])
 
 
 def _latent_json(latent: Iterable[float] | None) -> str | None:
@@ -227,20 +146,20 @@ def _latent_json(latent: Iterable[float] | None) -> str | None:
 
 def list_ratings(limit: int = 1000, *, path: Path | None = None) -> list[Rating]:
     """The newest `limit` ratings, newest first."""
-    rows = _read(
-        f"SELECT {', '.join(COLUMNS)} FROM ratings ORDER BY id DESC LIMIT ?", (int(limit),), path
-    )
-    return [Rating(*row) for row in rows]
+    query = sa.select(*_COLUMNS).order_by(store.ratings.c.id.desc()).limit(int(limit))
+    return [Rating(*row) for row in _read(query, path)]
 
 
 def summary(*, path: Path | None = None) -> list[ModelSummary]:
     """Count and mean rating per (model, dataset, scale), most rated first."""
-    rows = _read(
-        "SELECT model, dataset, scale, COUNT(*), AVG(rating) FROM ratings"
-        " GROUP BY model, dataset, scale ORDER BY COUNT(*) DESC, model",
-        path=path,
+    r = store.ratings.c
+    count = sa.func.count()
+    query = (
+        sa.select(r.model, r.dataset, r.scale, count, sa.func.avg(r.rating))
+        .group_by(r.model, r.dataset, r.scale)
+        .order_by(count.desc(), r.model)
     )
-    return [ModelSummary(m, d, s, n, float(mean)) for m, d, s, n, mean in rows]
+    return [ModelSummary(m, d, s, n, float(mean)) for m, d, s, n, mean in _read(query, path)]
 
 
 def to_csv(*, path: Path | None = None) -> str:
@@ -250,13 +169,13 @@ def to_csv(*, path: Path | None = None) -> str:
     a leading apostrophe, the OWASP advice against CSV injection; the database keeps the text
     as given.
     """
-    rows = _read(f"SELECT {', '.join(COLUMNS)} FROM ratings ORDER BY id", path=path)
+    rows = _read(sa.select(*_COLUMNS).order_by(store.ratings.c.id), path)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(
-            _defuse(value) if name in _TEXT_COLUMNS else value
+            _defuse(value) if name in _TEXT_COLUMNS and value else value
             for name, value in zip(COLUMNS, row, strict=True)
         )
     return out.getvalue()

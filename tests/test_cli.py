@@ -1,12 +1,15 @@
 import io
 import subprocess
 import sys
+import urllib.parse
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from aigc import classroom
 from aigc.checkpoint import load_model, save_model
 from aigc.cli import main
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
@@ -209,3 +212,36 @@ def test_sample_draws_what_the_page_shows_for_the_same_seed_and_class(tmp_path):
         frame = render.image(model, None, render.steering(model), look, scale=1)
         page_image = np.asarray(Image.open(io.BytesIO(frame.png)))
         assert np.array_equal(cli_image, page_image)
+
+
+def test_classroom_open_prints_a_teacher_and_a_student_link(store_url, capsys):
+    args = ["classroom", "open", "--title", "Year 7", "--base-url", "http://school:8501/"]
+    assert main([*args, "--hours", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["teacher", "student"]
+    teacher, student = (urllib.parse.urlsplit(line.split(": ", 1)[1]) for line in lines)
+    code = urllib.parse.parse_qs(student.query)["room"][0]
+    token = urllib.parse.parse_qs(teacher.query)["teacher"][0]
+    assert student.query == f"room={code}" and token not in lines[1]
+    assert f"{student.scheme}://{student.netloc}" == "http://school:8501"
+    assert classroom.is_teacher(code, token)
+    room = classroom.get_room(code)
+    assert room.title == "Year 7" and room.expires - room.created == timedelta(hours=2)
+
+
+def test_classroom_list_and_close(store_url, capsys):
+    a, b = classroom.open_room("maths\tclass\n2"), classroom.open_room()
+    classroom.heartbeat(a.room.code, "f1", "Ann")
+    assert main(["classroom", "list"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        (b.room.code, "", "0 followers"),
+        (a.room.code, "maths class 2", "1 followers"),
+    ]
+    assert datetime.fromisoformat(rows[1][2]) == a.room.expires.replace(second=0, microsecond=0)
+    assert main(["classroom", "close", a.room.code, "--teacher", b.teacher_token]) == 2
+    assert "error: " in capsys.readouterr().err
+    assert main(["classroom", "close", a.room.code.lower(), "--teacher", a.teacher_token]) == 0
+    assert capsys.readouterr().out == f"closed {a.room.code}\n"
+    main(["classroom", "list"])
+    assert capsys.readouterr().out.split("\t")[0] == b.room.code

@@ -1,6 +1,6 @@
-"""Storage under faults: writers in separate processes race for the feedback database, and
-writers of a checkpoint or of the database are SIGKILLed mid-write. Nothing committed is lost
-and nothing is left corrupt."""
+"""Storage under faults: writers in separate processes race for the store (SQLite and
+PostgreSQL), and writers of a checkpoint or of the SQLite file are SIGKILLed mid-write.
+Nothing committed is lost and nothing is left corrupt."""
 
 from __future__ import annotations
 
@@ -23,22 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 RATER = """
 import sys, time
 from aigc import feedback_store
-path, who, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+who, n, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 while time.time() < start:
     time.sleep(0.001)
 for i in range(n):
     feedback_store.add_rating(page="explore", model="gan_mnist", dataset="mnist", rating=5,
-                              seed=who * 1000 + i, comment=f"process {who}", path=path)
+                              seed=who * 1000 + i, comment=f"process {who}")
 """
 
 
-def test_concurrent_ratings_from_separate_processes_all_land(tmp_path):
-    db = tmp_path / "feedback.sqlite3"
+def test_concurrent_ratings_from_separate_processes_all_land(store_url):
+    """Each process also migrates the new, empty database on its first rating, all at once."""
     procs, per = 6, 5
     start = time.time() + 1.0  # every process starts writing at once
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", RATER, str(db), str(who), str(per), str(start)],
+            [sys.executable, "-c", RATER, str(who), str(per), str(start)],
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,
@@ -48,7 +48,7 @@ def test_concurrent_ratings_from_separate_processes_all_land(tmp_path):
     errors = [(c.wait(60), c.stderr.read()) for c in children]
     assert all(rc == 0 for rc, _ in errors), [e for _, e in errors if e]
     assert not any("locked" in e for _, e in errors)
-    seeds = sorted(r.seed for r in feedback_store.list_ratings(1000, path=db))
+    seeds = sorted(r.seed for r in feedback_store.list_ratings(1000))
     assert seeds == sorted(w * 1000 + i for w in range(procs) for i in range(per))
 
 
@@ -133,19 +133,29 @@ def test_a_checkpoint_killed_mid_write_is_never_corrupt(tmp_path, wait_until):
     load_model(path)
 
 
+def _stored(db: Path) -> int:
+    return len(feedback_store.list_ratings(1_000_000, path=db))
+
+
 def test_the_feedback_db_survives_a_writer_killed_mid_write(tmp_path, wait_until):
     db = tmp_path / "feedback.sqlite3"
     rng = random.Random(1)
     counts = []
     for _ in range(4):
         child = subprocess.Popen([sys.executable, "-c", RATING_LOOP, str(db)], cwd=ROOT)
-        wait_until(lambda: db.exists(), what="the DB to be created")
+        before = counts[-1] if counts else 0
+        # Killed only once it writes (importing SQLAlchemy and checking the schema come first).
+        wait_until(
+            lambda before=before: db.exists() and _stored(db) > before,
+            timeout=30,
+            what="the writer's first rating",
+        )
         time.sleep(rng.uniform(0.1, 0.4))
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         with sqlite3.connect(db) as con:
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        counts.append(len(feedback_store.list_ratings(1_000_000, path=db)))
+        counts.append(_stored(db))
     print(f"ratings stored after each kill: {counts}")
     assert counts == sorted(counts) and counts[-1] > 0  # nothing committed was lost
     feedback_store.add_rating(page="p", model="m", dataset="mnist", rating=5, path=db)

@@ -1,4 +1,5 @@
-"""The ratings store: rows round-trip, concurrent writers all land, text is kept verbatim."""
+"""The ratings store, on SQLite and PostgreSQL: rows round-trip, concurrent writers all land,
+text is kept verbatim."""
 
 from __future__ import annotations
 
@@ -6,17 +7,22 @@ import csv
 import io
 import json
 import sqlite3
-import threading
 
 import pytest
 
 from aigc import feedback_store as store
+from aigc.store import tables
 
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)> & \"quotes\", commas\nnewline"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
+def db(store_url):
+    return store_url
+
+
+@pytest.fixture
+def sqlite_file(tmp_path, monkeypatch):
     path = tmp_path / "feedback.sqlite3"
     monkeypatch.setenv("AIGC_FEEDBACK_DB", str(path))
     return path
@@ -28,19 +34,19 @@ def rate(**kw) -> int:
 
 
 def test_a_rating_is_stored_with_every_field(db):
-    row_id = rate(label=7, seed=42, latent=[0.5, -1.25], comment="a nice seven")
-    assert db.exists()
+    row_id = rate(label=7, seed=42, latent=[0.5, -1.25], comment="a nice seven", room="ABCD2345")
     [r] = store.list_ratings()
     assert r.id == row_id
     assert (r.page, r.model, r.dataset, r.label, r.seed) == ("explore", "gan_mnist", "mnist", 7, 42)
     assert json.loads(r.latent) == [0.5, -1.25]
     assert (r.scale, r.rating, r.comment) == ("stars", 4, "a nice seven")
     assert r.time.endswith("+00:00")
+    assert r.room == "ABCD2345" and rate() and store.list_ratings()[0].room is None
 
 
-def test_the_file_is_in_wal_mode(db):
+def test_the_file_is_in_wal_mode(sqlite_file):
     rate()
-    with sqlite3.connect(db) as con:
+    with sqlite3.connect(sqlite_file) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -80,23 +86,8 @@ def test_summary_counts_and_averages_per_model(db):
     }
 
 
-def test_thirty_concurrent_writers_all_land(db):
-    errors: list[BaseException] = []
-    start = threading.Barrier(30)
-
-    def write(i: int) -> None:
-        try:
-            start.wait()
-            rate(seed=i, comment=f"writer {i}")
-        except BaseException as e:  # "database is locked" would land here
-            errors.append(e)
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+def test_thirty_concurrent_writers_all_land(db, at_once):
+    assert at_once(30, lambda i: rate(seed=i, comment=f"writer {i}")) == []
     assert sorted(r.seed for r in store.list_ratings(100)) == list(range(30))
 
 
@@ -127,10 +118,25 @@ def test_csv_defuses_spreadsheet_formulas_but_the_store_keeps_them(db):
     assert store.list_ratings()[0].comment == formula
 
 
-def test_reading_before_any_rating_creates_no_file(db):
+def test_reading_before_any_rating_creates_no_file(sqlite_file):
     assert store.list_ratings() == [] and store.summary() == []
     assert store.to_csv().strip() == ",".join(store.COLUMNS)
-    assert not db.exists()
+    assert not sqlite_file.exists()
+
+
+def test_reading_before_any_rating_gives_nothing(db):
+    assert store.list_ratings() == [] and store.summary() == []
+    assert store.to_csv().strip() == ",".join(store.COLUMNS)
+
+
+def test_seeds_beyond_32_bits_round_trip(db):
+    rate(seed=2**40 + 3)
+    assert store.list_ratings()[0].seed == 2**40 + 3
+
+
+def test_the_room_is_a_code_not_free_text(db):
+    with pytest.raises(ValueError):
+        rate(room="x" * (tables.CODE_CHARS + 1))
 
 
 def test_path_argument_overrides_the_environment(db, tmp_path):

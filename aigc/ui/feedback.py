@@ -13,7 +13,7 @@ import streamlit as st
 
 from aigc import feedback_store
 from aigc.ui import models
-from aigc.ui.i18n import catalogue, texts, tr
+from aigc.ui.i18n import catalogue, error_text, texts, tr
 
 TABLE_LIMIT = 500
 # Widths (px) that fit each column's usual longest text; the comment gets the rest. At 1280 px
@@ -43,6 +43,7 @@ class Rated:
     seed: int | None
     latent: Sequence[float] | None
     link: str  # reopens exactly this image
+    room: str | None = None  # the class room's code, when rated while following one
 
 
 def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
@@ -74,17 +75,22 @@ def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
     if stars is None:
         st.warning(tr("feedback.pick_stars"))
         return False
-    feedback_store.add_rating(
-        page=rated.page,
-        model=rated.model,
-        dataset=rated.dataset,
-        label=rated.label,
-        seed=rated.seed,
-        latent=rated.latent,
-        rating=stars + 1,  # st.feedback("stars") returns 0..4
-        comment=comment,
-        link=rated.link,
-    )
+    try:
+        feedback_store.add_rating(
+            page=rated.page,
+            model=rated.model,
+            dataset=rated.dataset,
+            label=rated.label,
+            seed=rated.seed,
+            latent=rated.latent,
+            rating=stars + 1,  # st.feedback("stars") returns 0..4
+            comment=comment,
+            link=rated.link,
+            room=rated.room,
+        )
+    except feedback_store.StoreUnavailable as e:
+        st.error(error_text(e))
+        return False
     st.toast(tr("feedback.thanks"))
     return True
 
@@ -144,7 +150,11 @@ def _summary_chart(stars: Sequence[feedback_store.ModelSummary]) -> None:
 def page() -> None:
     st.title(tr("pages.feedback"))
     st.caption(tr("feedback.intro"))
-    ratings = feedback_store.list_ratings(TABLE_LIMIT)
+    try:
+        ratings = feedback_store.list_ratings(TABLE_LIMIT)
+    except feedback_store.StoreUnavailable as e:
+        st.error(error_text(e))
+        return
     if not ratings:
         st.info(tr("feedback.empty"))
         return
