@@ -1,0 +1,120 @@
+"""The classroom as a teacher and her class use it, headless: two AppTest sessions of the
+whole app sharing one store. The follower's poll is a fragment that reruns the app when the
+teacher's view changes; AppTest does not run timers, so each `student.run()` below stands for
+the rerun that poll would trigger."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aigc import classroom
+from aigc.weights import shipped_path
+
+pytestmark = pytest.mark.skipif(
+    not shipped_path("gan_mnist").is_file(), reason="weights/gan_mnist.safetensors not trained"
+)
+
+ROOM_PAGE = """
+import streamlit as st
+st.session_state.setdefault("lang", "{lang}")
+from aigc.ui import classroom
+classroom.page()
+"""
+
+
+def app(**query: str) -> AppTest:
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def room_page(lang: str = "en") -> AppTest:
+    return AppTest.from_string(ROOM_PAGE.format(lang=lang), default_timeout=60).run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join(c.value for c in at.sidebar.caption)
+
+
+@pytest.fixture
+def opened(store_url) -> classroom.Opened:
+    return classroom.open_room("Latent space, lesson 1")
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_teacher_opens_a_room_and_sees_the_code_and_a_link_without_her_secret(store_url):
+    at = ok(room_page())
+    at.text_input(key="room_title").input("<b>Lesson</b>")
+    at.button[0].click().run()  # Open a room
+    ok(at)
+    [room] = classroom.list_rooms()
+    codes = [c.value for c in at.code]
+    assert room.code in codes
+    [link] = [c for c in codes if "room=" in c]
+    assert link.endswith(f"?room={room.code}") and "teacher" not in link
+    assert at.image, "the QR code of the students' link"
+    assert [s.value for s in at.subheader if "Lesson" in s.value] == ["<b>Lesson</b>"]  # text
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_class_follows_the_teacher_branches_off_and_comes_back(opened):
+    code, token = opened.room.code, opened.teacher_token
+    teacher = ok(app(room=code, teacher=token))
+    student = ok(app(room=code))
+    assert "Following the teacher" in sidebar_text(student)
+
+    teacher.number_input(key="ex_seed").set_value(42).run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 42
+    assert [c.value for c in student.code] == [c.value for c in teacher.code]  # the same link
+
+    student.number_input(key="ex_seed").set_value(7).run()  # the student explores
+    teacher.number_input(key="ex_seed").set_value(43).run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 7, "a branched student is left alone"
+    assert "On your own" in sidebar_text(student)
+
+    student.sidebar.button(key="room_follow_again").click().run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 43
+    assert "Following the teacher" in sidebar_text(student)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_locked_room_puts_a_student_back_on_the_teachers_view(opened):
+    code, token = opened.room.code, opened.teacher_token
+    teacher = ok(app(room=code, teacher=token))
+    teacher.number_input(key="ex_seed").set_value(42).run()
+    classroom.set_locked(code, token, True)
+    student = ok(app(room=code))
+    assert student.number_input(key="ex_seed").value == 42
+    student.number_input(key="ex_seed").set_value(7).run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 42
+    assert "Following the teacher" in sidebar_text(student)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_student_link_with_a_forged_secret_joins_as_a_student_or_not_at_all(opened):
+    code = opened.room.code
+    forged = ok(app(room=code, teacher="x" * 32))
+    assert "Teaching" not in sidebar_text(forged)
+    assert forged.toast, "told why"
+    unknown = ok(app(room="ZZZZZZZZ"))
+    assert not sidebar_text(unknown)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_student_sends_the_picture_to_the_teachers_gallery(opened):
+    code, token = opened.room.code, opened.teacher_token
+    student = ok(app(room=code))
+    student.button(key="ex_send").click().run()
+    ok(student)
+    [sent] = classroom.gallery(code, token)
+    assert sent.png.startswith(b"\x89PNG") and f"room={code}" not in sent.link
