@@ -118,3 +118,17 @@ def test_a_student_sends_the_picture_to_the_teachers_gallery(opened):
     ok(student)
     [sent] = classroom.gallery(code, token)
     assert sent.png.startswith(b"\x89PNG") and f"room={code}" not in sent.link
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_rating_made_in_a_room_carries_the_room(opened):
+    from aigc import feedback_store
+
+    student = ok(app(room=opened.room.code))
+    student.session_state["ex_rate_open"] = True  # what clicking the expander sends
+    student.run()
+    student.feedback(key="ex_rate_stars").set_value(4)
+    student.button(key="FormSubmitter:ex_rate-Send rating").click().run()
+    ok(student)
+    [rating] = feedback_store.list_ratings()
+    assert rating.room == opened.room.code

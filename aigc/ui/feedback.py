@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from aigc import feedback_store
-from aigc.ui import models
+from aigc.ui import models, room
 from aigc.ui.i18n import catalogue, error_text, texts, tr
 
 TABLE_LIMIT = 500
@@ -43,7 +43,7 @@ class Rated:
     seed: int | None
     latent: Sequence[float] | None
     link: str  # reopens exactly this image
-    room: str | None = None  # the class room's code, when rated while following one
+    room: str | None = None  # the class room's code; by default the session's, if in one
 
 
 def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
@@ -86,7 +86,7 @@ def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
             rating=stars + 1,  # st.feedback("stars") returns 0..4
             comment=comment,
             link=rated.link,
-            room=rated.room,
+            room=rated.room if rated.room is not None else room.code(),
         )
     except feedback_store.StoreUnavailable as e:
         st.error(error_text(e))

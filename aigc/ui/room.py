@@ -47,6 +47,12 @@ def membership() -> Membership | None:
     return st.session_state.get(MEMBERSHIP)
 
 
+def code() -> str | None:
+    """The code of the room this session is in, if any."""
+    m = membership()
+    return m.code if m is not None else None
+
+
 def url_params() -> dict[str, str]:
     """What the address bar keeps of the room, so a reload stays in it: the code, and for the
     teacher her secret. Links the page shares leave both out."""
