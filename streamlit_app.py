@@ -45,7 +45,7 @@ def main() -> None:
         train_live.sidebar_status()  # keeps this session's training run alive on every page
     current.run()
     if name not in pages.LINKED:  # the linked pages tell the room themselves, on every change
-        room.on_publish(name, {})
+        room.lead(name, *(train_live.room_view() if name == "train_live" else ({}, None)))
 
 
 def friendly_error(error: Exception) -> bool:

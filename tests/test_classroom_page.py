@@ -132,3 +132,25 @@ def test_a_rating_made_in_a_room_carries_the_room(opened):
     ok(student)
     [rating] = feedback_store.list_ratings()
     assert rating.room == opened.room.code
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_class_watches_the_teachers_one_run(opened, wait_until):
+    """30 students do not start 30 runs on 2 cores: they watch hers."""
+    from aigc import recipes
+    from aigc.ui import train_live
+
+    manager = train_live.run_manager()
+    run_id = recipes.submit_live(manager, "vae", "mnist", steps=40)
+    try:
+        wait_until(lambda: manager.view(run_id).step > 0, what="the run to start")
+        settings = {"kind": "vae", "data": "mnist", "cond": "1"}
+        code, token = opened.room.code, opened.teacher_token
+        classroom.publish_view(code, token, "train_live", settings, run_id)
+        student = ok(app(room=code))
+        ok(student.run())  # the switch to the teacher's page
+        assert any("Watching the teacher's run" in i.value for i in student.info)
+        assert student.image, "the run's grid"
+        assert not student.button(key="train_start").disabled, "she may still start her own"
+    finally:
+        manager.release(run_id)

@@ -35,7 +35,8 @@ class Membership:
     following: bool = True
     applied: int = 0  # the version of the teacher's view this session last took
     shown: tuple[str, tuple] | None = None  # (page, query) this session last took from her
-    published: tuple[str, tuple] | None = None  # the teacher's last publish, not to repeat it
+    run: tuple[dict[str, str], str] | None = None  # her live run's (settings, id), to watch
+    published: tuple | None = None  # the teacher's last (page, query, run), not to repeat it
     last_beat: float = 0.0
 
     @property
@@ -98,6 +99,17 @@ def join_from_url() -> None:
         st.toast(error_text(e), icon="⚠️")
 
 
+def lead(page: str, query: dict[str, str], run_id: str | None = None) -> None:
+    """The teacher's view goes to the class (once per change: each is a write to the store)."""
+    m = membership()
+    if m is None or not m.teacher:
+        return
+    published = (page, tuple(sorted(query.items())), run_id)
+    if published != m.published:
+        guarded(lambda: classroom.publish_view(m.code, m.token, page, dict(query), run_id))
+        m.published = published
+
+
 def on_publish(page: str, query: dict[str, str]) -> None:
     """A page wrote its state into the URL. The teacher's goes to the class; a follower whose
     state is no longer the teacher's has changed a control, and branches off (or, in a locked
@@ -105,12 +117,11 @@ def on_publish(page: str, query: dict[str, str]) -> None:
     m = membership()
     if m is None:
         return
-    view = (page, tuple(sorted(query.items())))
     if m.teacher:
-        if view != m.published:
-            guarded(lambda: classroom.publish_view(m.code, m.token, page, dict(query)))
-            m.published = view
-    elif m.following and m.shown is not None and view != m.shown:
+        lead(page, query)
+        return
+    view = (page, tuple(sorted(query.items())))
+    if m.following and m.shown is not None and view != m.shown:
         room = guarded(lambda: classroom.get_room(m.code))
         if room is not None and room.locked:
             m.applied = 0  # take the teacher's view again on the next run
@@ -118,6 +129,14 @@ def on_publish(page: str, query: dict[str, str]) -> None:
             st.rerun(scope="app")
         m.following = False
         _beat(m, force=True)
+
+
+def teachers_run() -> tuple[dict[str, str], str] | None:
+    """The teacher's live run, for a follower on her Train live page: (settings, run id)."""
+    m = membership()
+    if m is None or m.teacher or not m.following or m.shown is None:
+        return None
+    return m.run if m.shown[0] == "train_live" else None
 
 
 def follow_again() -> None:
@@ -138,6 +157,7 @@ def take_teacher_view(current: str) -> str | None:
         return None
     m.applied = view.version
     m.shown = (view.page, tuple(sorted(view.query.items())))
+    m.run = (view.query, view.run_id) if view.run_id else None
     keep = {k: v for k, v in st.query_params.to_dict().items() if k in ("lang", "room")}
     st.query_params.from_dict({**view.query, **keep})
     return view.page if view.page != current else None

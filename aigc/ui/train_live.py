@@ -17,7 +17,7 @@ from aigc import data, imaging, metrics, recipes, render, runs
 from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
-from aigc.ui import feedback, models, state, widgets
+from aigc.ui import feedback, models, room, state, widgets
 from aigc.ui.i18n import texts, tr
 from aigc.weights import load_shipped
 
@@ -486,10 +486,48 @@ def _curves(view: RunView, kind: str) -> None:
         st.line_chart(series, x=tr("train_live.step"), height=220)
 
 
+def room_view() -> tuple[dict[str, str], str | None]:
+    """What the class sees of this page when its teacher is here: her live run's settings
+    (as text, the room's view holds text) and the run to watch."""
+    live: LiveRun | None = st.session_state.get(LIVE)
+    if live is None:
+        return {}, None
+    s = live.settings
+    return {"kind": s.kind, "data": s.dataset, "cond": str(int(s.conditional))}, live.run_id
+
+
+def _watched(query: dict[str, str], run_id: str) -> LiveRun:
+    """The teacher's run as a follower knows it: from the room's view, not from her session."""
+    settings = Settings(
+        kind=query.get("kind", "gan"),
+        dataset=query.get("data", "mnist"),
+        conditional=query.get("cond") == "1",
+        lr=0.0,
+        batch_size=0,
+        seconds=None,
+        steps=None,
+    )
+    return LiveRun(run_id, settings, scored=True)
+
+
+def _watch_panel(live: LiveRun) -> None:
+    """One run, the whole class watching: a follower polls the teacher's run, read-only."""
+    try:
+        view = run_manager().view(live.run_id)
+    except runs.UnknownRun:
+        st.info(tr("train_live.watch_gone"))
+        return
+    st.info(tr("train_live.watching", step=view.step))
+    _show_run(view, live, None, scrub=view.ended, key=f"timeline_watch_{live.run_id}")
+
+
 def page() -> None:
     st.title(tr("pages.train_live"))
     st.caption(tr("train_live.intro"))
     live = st.session_state.get(LIVE)
+    watched = room.teachers_run()
+    if live is None and watched is not None:
+        st.fragment(_watch_panel, run_every=REFRESH_S)(_watched(*watched))
     settings = settings_ui(disabled=live is not None)
     buttons = st.columns(6)
     # A plain button, not a callback: callback args are bound when the button is drawn, and a
