@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,18 +47,26 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store every server of the test session shares, as a school's replicas share one."""
+    return tmp_path_factory.mktemp("store") / "feedback.sqlite"
+
+
+@contextmanager
+def serve(db: Path, log_dir: Path) -> Iterator[str]:
+    """A `streamlit run` of the app on a free loopback port, stopped (its whole process
+    group) on the way out."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    tmp = tmp_path_factory.mktemp("app")
     env = {
         **os.environ,
-        "AIGC_FEEDBACK_DB": str(tmp / "feedback.sqlite"),
+        "AIGC_FEEDBACK_DB": str(db),
         "AIGC_TRAIN_CORES": "1",
         "AIGC_MAX_RUNS": "2",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    log = (tmp / "server.log").open("wb")
+    log_path = log_dir / f"server-{port}.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -83,7 +92,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while not _healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail(f"streamlit did not start:\n{(tmp / 'server.log').read_text()}")
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
             time.sleep(0.3)
         yield url
     finally:
@@ -96,6 +105,19 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(server_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve(server_db, tmp_path_factory.mktemp("logs")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def second_url(server_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another server process on the same store: rooms opened on one are joined on the other."""
+    with serve(server_db, tmp_path_factory.mktemp("logs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -116,12 +138,12 @@ def new_page(browser, app_url):
     """Open a fresh session (its own browser context) at a path of the app."""
     contexts = []
 
-    def open_page(path: str = "/"):
+    def open_page(path: str = "/", base: str | None = None):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
-        page.goto(app_url + path)
+        page.goto((base or app_url) + path)
         return page
 
     yield open_page
