@@ -33,6 +33,12 @@ def _load(mode: Mode) -> Section:
     return load.run(mode)
 
 
+def _classroom(mode: Mode) -> Section:
+    from aigc.ui.bench import classroom
+
+    return classroom.run(mode)
+
+
 # --only NAME -> what measures it, in the order they run
 MEASURES: dict[str, Callable[[Mode], Section]] = {
     "time-to-recognisable": training_speed.run,
@@ -40,6 +46,7 @@ MEASURES: dict[str, Callable[[Mode], Section]] = {
     "throughput": throughput.run,
     "interaction": _interaction,
     "load": _load,
+    "classroom": _classroom,
 }
 
 
