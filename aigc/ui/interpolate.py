@@ -270,21 +270,10 @@ def _animation_ui(anim: Animation) -> None:
     st.image(anim.gif, width="content")
     st.caption(tr("interpolate.strip", n=anim.frames))
     widgets.image_ui(anim.strip)
-    gif, png = st.columns(2)
-    gif.download_button(
-        tr("interpolate.gif"),
-        anim.gif,
-        file_name="interpolation.gif",
-        mime="image/gif",
-        icon="🎞️",
-    )
-    png.download_button(
-        tr("interpolate.png"),
-        anim.strip,
-        file_name="interpolation.png",
-        mime="image/png",
-        icon="🖼️",
-    )
+    files = (("gif", anim.gif, "image/gif", "🎞️"), ("png", anim.strip, "image/png", "🖼️"))
+    for col, (kind, data, mime, icon) in zip(st.columns(2), files, strict=True):
+        name = f"interpolation.{kind}"
+        col.download_button(tr(f"interpolate.{kind}"), data, file_name=name, mime=mime, icon=icon)
 
 
 def _rate_frame_ui(
