@@ -114,7 +114,7 @@ def test_a_student_link_with_a_forged_secret_joins_as_a_student_or_not_at_all(op
 def test_a_student_sends_the_picture_to_the_teachers_gallery(opened):
     code, token = opened.room.code, opened.teacher_token
     student = ok(app(room=code))
-    student.button(key="ex_send").click().run()
+    student.button(key="ex_rate_send").click().run()
     ok(student)
     [sent] = classroom.gallery(code, token)
     assert sent.png.startswith(b"\x89PNG") and f"room={code}" not in sent.link
@@ -154,3 +154,15 @@ def test_the_class_watches_the_teachers_one_run(opened, wait_until):
         assert not student.button(key="train_start").disabled, "she may still start her own"
     finally:
         manager.release(run_id)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_student_sends_an_interpolation_frame_from_the_page_the_teacher_opened(opened):
+    code, token = opened.room.code, opened.teacher_token
+    classroom.publish_view(code, token, "interpolate", {"seeds": "1,2,3"})
+    student = ok(app(room=code))
+    ok(student.run())  # the switch to the teacher's page
+    student.button(key="ip_rate_send").click().run()
+    ok(student)
+    [sent] = classroom.gallery(code, token)
+    assert "seeds=1%2C2%2C3" in sent.link  # AppTest has no page address to put before it

@@ -15,7 +15,7 @@ import streamlit as st
 from aigc import render
 from aigc.data import DATASETS
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
-from aigc.ui import classroom, feedback, models, pictures, state, widgets
+from aigc.ui import feedback, models, pictures, state, widgets
 from aigc.ui.i18n import tr
 
 PAGE = "explore"
@@ -164,8 +164,7 @@ def _single_view(v: View) -> None:
         widgets.readout_ui(frame, v.dataset)
         query = _publish()
         state.share_ui(query)
-        feedback.rate_ui("ex_rate", _rated(v, look, frame.z, query))
-        classroom.send_ui(frame.png, state.link(st.context.url, query), "ex")
+        feedback.image_actions_ui("ex_rate", _rated(v, look, frame.z, query), frame.png, False)
 
 
 def _look_ui(v: View, amount: bool = True) -> Look:
@@ -315,7 +314,7 @@ def _rate_cell_ui(v: View, look: Look, side: int) -> None:
     frame = pictures.image(v.model, v.classifier, v.steering, v.key, cell_look)
     values = {**_values(), "mode": "single", "seed": cell_look.seed, "pc": [], "raw": {}}
     query = state.share_query(SCHEMA, values)
-    feedback.rate_ui("ex_rate_cell", _rated(v, cell_look, frame.z, query), frame.png)
+    feedback.image_actions_ui("ex_rate_cell", _rated(v, cell_look, frame.z, query), frame.png)
 
 
 @st.fragment

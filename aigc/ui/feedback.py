@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from aigc import feedback_store
-from aigc.ui import models, room
+from aigc.ui import classroom, models, room
 from aigc.ui.i18n import catalogue, error_text, texts, tr
 
 TABLE_LIMIT = 500
@@ -44,6 +44,13 @@ class Rated:
     latent: Sequence[float] | None
     link: str  # reopens exactly this image
     room: str | None = None  # the class room's code; by default the session's, if in one
+
+
+def image_actions_ui(key: str, rated: Rated, png: bytes, thumbnail: bool = True) -> None:
+    """What a person can do with an image in front of her: rate it and, in a class room,
+    send it to the teacher's gallery (both keep its link)."""
+    rate_ui(key, rated, png if thumbnail else None)
+    classroom.send_ui(png, rated.link, key)
 
 
 def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:

@@ -301,4 +301,4 @@ def _rate_frame_ui(
         latent=frame.z,
         link=state.link(st.context.url, query),
     )
-    feedback.rate_ui("ip_rate", rated, frame.png)
+    feedback.image_actions_ui("ip_rate", rated, frame.png)

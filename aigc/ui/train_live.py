@@ -419,7 +419,8 @@ def _show_run(view: RunView, live: LiveRun, label: str | None, *, scrub: bool, k
                 names = ", ".join(texts(f"classes.{live.settings.dataset}"))
                 caption += " " + tr("train_live.rows", names=names)
             st.image(picture, caption=caption)
-            feedback.rate_ui("train_rate", _rated(live, label), imaging.png_bytes(picture))
+            png = imaging.png_bytes(picture)
+            feedback.image_actions_ui("train_rate", _rated(live, label), png)
     with right:
         _curves(view, live.settings.kind)
 
