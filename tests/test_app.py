@@ -361,3 +361,31 @@ def test_a_vae_link_to_the_gate_says_why_it_shows_one_image():
     assert [t.value for t in at.toast] == [
         "The quality gate needs a GAN: its discriminator is the judge."
     ]
+
+
+@needs["vae_mnist"]
+def test_the_interpolation_gallery_adds_images_of_the_picked_class_and_clears():
+    at = AppTest.from_string(
+        "import streamlit as st\nfrom aigc.ui import interpolate\ninterpolate.page()",
+        default_timeout=TIMEOUT,
+    )
+    at.query_params.update({"kind": "vae", "model": "vae_mnist", "src": "data"})
+    at.run()
+    assert not at.exception
+    labels = interpolate_labels(at)
+    assert labels == [3, 8], "the defaults are two different things"
+    at.pills(key="ip_gallery_cls").set_value(5).run()
+    at.button[[b.label for b in at.button].index("Add to the path")].click().run()
+    assert interpolate_labels(at) == [3, 8, 5]
+    at.button[[b.label for b in at.button].index("Clear the path")].click().run()
+    assert not at.exception
+    assert interpolate_labels(at) == []
+    assert any("at least two points" in i.value for i in at.info)
+
+
+def interpolate_labels(at: AppTest) -> list[int]:
+    from aigc.ui import models as ui_models
+
+    _, y = ui_models.heldout("mnist")
+    text = at.text_input(key="ip_idx").value
+    return [int(y[int(i)]) for i in text.split(",") if i.strip()]

@@ -181,7 +181,7 @@ def _dataset_points_ui(dataset: str, shown: bool) -> tuple[int, ...]:
     added from a gallery of each class's first examples rather than by blind index."""
     x, y = models.heldout(dataset)
     labels = np.asarray(y)
-    if not st.session_state["ip_idx"].strip():
+    if st.session_state["ip_idx"] == "":  # a link without images, not a cleared path
         st.session_state["ip_idx"] = ", ".join(map(str, _default_indices(labels)))
     if shown:
         _gallery_ui(dataset, labels)
