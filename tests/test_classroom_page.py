@@ -166,3 +166,16 @@ def test_a_student_sends_an_interpolation_frame_from_the_page_the_teacher_opened
     ok(student)
     [sent] = classroom.gallery(code, token)
     assert "seeds=1%2C2%2C3" in sent.link  # AppTest has no page address to put before it
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_when_the_teacher_closes_the_room_the_class_is_told_once_and_leaves(opened):
+    code, token = opened.room.code, opened.teacher_token
+    student = ok(app(room=code))
+    classroom.close_room(code, token)
+    ok(student.run())
+    assert len(student.toast) == 1
+    ok(student.run())
+    assert not student.toast, "told once, not on every poll"
+    assert "room" not in student.query_params
+    assert not sidebar_text(student)

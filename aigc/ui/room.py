@@ -77,6 +77,7 @@ def enter(code: str, token: str | None = None) -> None:
     if token is not None and not classroom.is_teacher(code, token):
         raise RoomError("not the teacher's link", "not_teacher")
     st.session_state[MEMBERSHIP] = Membership(code, token)
+    st.session_state.pop(NOTICE, None)
 
 
 def leave() -> None:
@@ -163,14 +164,25 @@ def take_teacher_view(current: str) -> str | None:
     return view.page if view.page != current else None
 
 
+ROOM_GONE = frozenset({"room_closed", "room_unknown"})
+NOTICE = "_room_notice"  # session_state: the code of the last store problem told
+
+
 def guarded(call):
-    """A store call that may fail while the database is away: the notice, not a crash; the
-    next poll tries again."""
+    """A store call that may fail: a notice, not a crash, told once per problem (a follower
+    polls twice a second), and the next poll tries again. A room that was closed or expired
+    is left."""
     try:
-        return call()
+        result = call()
     except RoomError as e:
-        st.toast(error_text(e), icon="⚠️")
+        if e.code in ROOM_GONE:
+            leave()
+        if st.session_state.get(NOTICE) != e.code:
+            st.session_state[NOTICE] = e.code
+            st.toast(error_text(e), icon="⚠️")
         return None
+    st.session_state.pop(NOTICE, None)
+    return result
 
 
 def _beat(m: Membership, force: bool = False) -> None:
