@@ -85,10 +85,6 @@ def steering(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor] | None = 
         return Steering(latent.principal_directions(model, k=DIRECTIONS), None)
 
 
-def is_gan(model: nn.Module) -> bool:
-    return isinstance(model, GAN)
-
-
 def conditional(model: nn.Module) -> bool:
     return bool(model.config.num_classes)
 
