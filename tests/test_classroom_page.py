@@ -179,3 +179,18 @@ def test_when_the_teacher_closes_the_room_the_class_is_told_once_and_leaves(open
     assert not student.toast, "told once, not on every poll"
     assert "room" not in student.query_params
     assert not sidebar_text(student)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_teachers_and_the_students_room_read_chinese_in_chinese(opened):
+    from tests.test_i18n import ENGLISH, visible_texts
+
+    code, token = opened.room.code, opened.teacher_token
+    script = ROOM_PAGE.format(lang="zh").replace(
+        "from aigc.ui import classroom",
+        f"from aigc.ui import classroom, room\nroom.enter({code!r}, {{token}})",
+    )
+    for who in (repr(token), "None"):
+        at = ok(AppTest.from_string(script.replace("{token}", who), default_timeout=60).run())
+        english = [t for t in visible_texts(at) if ENGLISH.search(t) and "Latent space" not in t]
+        assert english == [], who

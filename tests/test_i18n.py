@@ -158,6 +158,7 @@ def visible_texts(at) -> list[str]:
         ("train_live", {}),
         ("learn", {}),
         ("feedback", {}),
+        ("classroom", {}),
     ],
 )
 def test_every_visible_text_is_chinese_in_chinese(module, link):
