@@ -8,6 +8,7 @@ that keeps the class on her view, and the class gallery (live, large enough for 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import segno
@@ -157,7 +158,7 @@ def _rename(m: room.Membership) -> None:
     m.name = st.session_state["room_name"].strip()
 
 
-def send_ui(png: bytes, link: str, key: str) -> None:
+def send_ui(png: bytes | Callable[[], bytes], link: str, key: str) -> None:
     """For a student in a room: send the image in front of her, with its link, to the
     teacher's gallery."""
     m = room.membership()
@@ -165,7 +166,7 @@ def send_ui(png: bytes, link: str, key: str) -> None:
         return
     if st.button(tr("classroom.send"), key=f"{key}_send", icon="📤"):
         try:
-            classroom.send(m.code, m.follower_id, m.name, png, link)
+            classroom.send(m.code, m.follower_id, m.name, png() if callable(png) else png, link)
         except RoomError as e:
             st.toast(error_text(e), icon="⚠️")
         else:

@@ -6,7 +6,7 @@ comment holding HTML or script is displayed, never run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -46,14 +46,18 @@ class Rated:
     room: str | None = None  # the class room's code; by default the session's, if in one
 
 
-def image_actions_ui(key: str, rated: Rated, png: bytes, thumbnail: bool = True) -> None:
+Png = bytes | Callable[[], bytes]  # a picture, or how to encode it when it is wanted
+
+
+def image_actions_ui(key: str, rated: Rated, png: Png, thumbnail: bool = True) -> None:
     """What a person can do with an image in front of her: rate it and, in a class room,
-    send it to the teacher's gallery (both keep its link)."""
+    send it to the teacher's gallery (both keep its link). A view that redraws often passes
+    `png` as a function, so the PNG is made only when the form is open or the image sent."""
     rate_ui(key, rated, png if thumbnail else None)
     classroom.send_ui(png, rated.link, key)
 
 
-def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
+def rate_ui(key: str, rated: Rated, png: Png | None = None) -> bool:
     """Stars, an optional comment and a send button for one generated image, inside an
     expander that draws its form only while open (a form's five elements would otherwise cost
     every slider move).
@@ -71,7 +75,7 @@ def rate_ui(key: str, rated: Rated, png: bytes | None = None) -> bool:
         return False
     with box, st.form(key, clear_on_submit=True, border=False):
         if png is not None:
-            st.image(png, output_format="PNG", width=84)
+            st.image(png() if callable(png) else png, output_format="PNG", width=84)
         stars = st.feedback("stars", key=f"{key}_stars")
         comment = st.text_input(
             tr("feedback.comment"), max_chars=feedback_store.MAX_COMMENT_CHARS, key=f"{key}_comment"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import streamlit as st
@@ -419,7 +420,7 @@ def _show_run(view: RunView, live: LiveRun, label: str | None, *, scrub: bool, k
                 names = ", ".join(texts(f"classes.{live.settings.dataset}"))
                 caption += " " + tr("train_live.rows", names=names)
             st.image(picture, caption=caption)
-            png = imaging.png_bytes(picture)
+            png = functools.partial(imaging.png_bytes, picture)  # made only when wanted
             feedback.image_actions_ui("train_rate", _rated(live, label), png)
     with right:
         _curves(view, live.settings.kind)
