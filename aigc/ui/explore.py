@@ -120,15 +120,7 @@ def _mode_ui(kind: str) -> str:
     modes = MODES if kind == "gan" else MODES[:-1]
     if st.session_state.get("ex_mode") not in modes:
         st.toast(tr("explore.gate_only_gan"), icon="ℹ️")
-    widgets.keep_choice("ex_mode", modes, "single")
-    return st.segmented_control(
-        tr("explore.mode"),
-        modes,
-        format_func=widgets.labelled(modes, lambda m: tr(f"explore.{m}")),
-        key="ex_mode",
-        required=True,
-        persist_state="session",
-    )
+    return widgets.segments_ui(tr("explore.mode"), modes, "ex_mode", lambda m: tr(f"explore.{m}"))
 
 
 def _view(kind: str, dataset: str, label: str) -> View:

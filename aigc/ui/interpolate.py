@@ -92,14 +92,8 @@ def _add_seed() -> None:
 
 def _source_ui(kind: str) -> str:
     sources = SOURCES if kind == "vae" else SOURCES[:1]
-    widgets.keep_choice("ip_src", sources, "seeds")
-    source = st.segmented_control(
-        tr("interpolate.src"),
-        sources,
-        format_func=widgets.labelled(sources, lambda s: tr(f"interpolate.{s}")),
-        key="ip_src",
-        required=True,
-        persist_state="session",
+    source = widgets.segments_ui(
+        tr("interpolate.src"), sources, "ip_src", lambda s: tr(f"interpolate.{s}")
     )
     if kind == "gan":
         st.caption(tr("interpolate.only_vae"))

@@ -42,6 +42,20 @@ def labelled(options: Sequence, label: Callable[[object], str]) -> Callable[[obj
     return {option: label(option) for option in options}.__getitem__
 
 
+def segments_ui(label: str, options: Sequence[str], key: str, text: Callable[[str], str]) -> str:
+    """A required segmented control whose value stays one of `options` (the first, when the
+    session's is not among them any more) and whose labels are looked up in this run."""
+    keep_choice(key, options, options[0])
+    return st.segmented_control(
+        label,
+        options,
+        format_func=labelled(options, text),
+        key=key,
+        required=True,
+        persist_state="session",
+    )
+
+
 # --- widgets ------------------------------------------------------------------------------
 
 
@@ -50,15 +64,7 @@ def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str 
     None)."""
     cols = st.columns([1, 2, 3], vertical_alignment="bottom")
     with cols[0]:
-        keep_choice(f"{prefix}_kind", kinds, kinds[0])
-        kind = st.segmented_control(
-            tr("common.model"),
-            kinds,
-            format_func=str.upper,
-            key=f"{prefix}_kind",
-            required=True,
-            persist_state="session",
-        )
+        kind = segments_ui(tr("common.model"), kinds, f"{prefix}_kind", str.upper)
     with cols[1]:
         dataset = dataset_ui(f"{prefix}_data")
     with cols[2]:
@@ -69,15 +75,7 @@ def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str 
 
 
 def dataset_ui(key: str) -> str:
-    keep_choice(key, DATASETS, DATASETS[0])
-    return st.segmented_control(
-        tr("common.dataset"),
-        DATASETS,
-        format_func=labelled(DATASETS, models.dataset_name),
-        key=key,
-        required=True,
-        persist_state="session",
-    )
+    return segments_ui(tr("common.dataset"), DATASETS, key, models.dataset_name)
 
 
 def model_select_ui(key: str, options: list[str]) -> str | None:
