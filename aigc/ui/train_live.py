@@ -338,7 +338,10 @@ def _live_panel() -> None:
             key=f"train_{action}",
         )
     if view.status is Status.QUEUED:
-        st.info(tr("train_live.queued", position=view.queue_position))
+        if view.wait_s is None:
+            st.info(tr("train_live.queued", position=view.queue_position))
+        else:
+            st.info(tr("train_live.queued_wait", position=view.queue_position, seconds=view.wait_s))
         return
     if view.status is Status.PAUSED:
         st.warning(tr("train_live.paused", step=view.step))
