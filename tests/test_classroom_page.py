@@ -194,3 +194,29 @@ def test_the_teachers_and_the_students_room_read_chinese_in_chinese(opened):
         at = ok(AppTest.from_string(script.replace("{token}", who), default_timeout=60).run())
         english = [t for t in visible_texts(at) if ENGLISH.search(t) and "Latent space" not in t]
         assert english == [], who
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_the_database_going_away_mid_lesson_is_told_and_the_class_carries_on(opened, postgres):
+    """pg_ctl stop during a lesson: the teacher and the student each get one notice in their
+    words, the picture stays; pg_ctl start: the class follows again, in the same sessions."""
+    code, token = opened.room.code, opened.teacher_token
+    teacher = ok(app(room=code, teacher=token))
+    student = ok(app(room=code))
+    words = "database cannot be reached"
+    postgres.stop()
+    try:
+        teacher.number_input(key="ex_seed").set_value(42).run()  # her change cannot be sent
+        ok(student.run())  # the poll cannot read it
+        for at in (ok(teacher), student):
+            assert [t.value for t in at.toast if words in t.value], "told"
+            assert at.image, "the picture stays"
+        ok(student.run())
+        assert not [t for t in student.toast if words in t.value], "told once, not every poll"
+    finally:
+        postgres.start()
+    teacher.number_input(key="ex_seed").set_value(43).run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 43  # following again
+    assert "Following the teacher" in sidebar_text(student)
