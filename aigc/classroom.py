@@ -45,6 +45,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 DEFAULT_TTL_S = 4 * 3600.0  # a school morning
 MAX_TTL_S = 7 * 24 * 3600.0
+# A room's gallery and follower list outlive it this long (the teacher may look back at the
+# lesson), then go: a school server opening rooms every day must not grow without end.
+DEFAULT_KEEP_DAYS = 30.0
 MAX_TITLE_CHARS = 100
 MAX_NAME_CHARS = 40
 MAX_LINK_CHARS = 4000
@@ -287,6 +290,7 @@ def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
         }
         try:
             with _transaction() as con:
+                _purge(con, created, keep_days())
                 r = store.rooms.c
                 still_open = sa.and_(sa.not_(r.closed), r.expires > created)
                 n = con.execute(sa.select(sa.func.count()).where(still_open)).scalar_one()
@@ -298,6 +302,34 @@ def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
         room = Room(code, title, created, row["expires"], closed=False, locked=False)
         return Opened(room, token)
     raise RuntimeError("no free room code after 5 draws")
+
+
+def keep_days() -> float:
+    """Days a room's data is kept after it expires: $AIGC_ROOM_KEEP_DAYS, else 30."""
+    text = os.environ.get("AIGC_ROOM_KEEP_DAYS", "").strip()
+    try:
+        days = float(text) if text else DEFAULT_KEEP_DAYS
+    except ValueError:
+        days = math.nan
+    if not days >= 0:
+        raise ValueError(f"AIGC_ROOM_KEEP_DAYS={text!r} is not a number of days >= 0")
+    return days
+
+
+def purge(days: float | None = None) -> int:
+    """Delete rooms that expired more than `days` ago (default :func:`keep_days`), with their
+    gallery and followers; return how many. Ratings keep their room's code. Opening a room
+    purges too, so a server needs no cron job for it."""
+    with _transaction() as con:
+        return _purge(con, _now(), keep_days() if days is None else days)
+
+
+def _purge(con: Connection, now: datetime, days: float) -> int:
+    cutoff = now - timedelta(days=days)
+    old = sa.select(store.rooms.c.code).where(store.rooms.c.expires < cutoff)
+    for table in (store.gallery, store.followers):
+        con.execute(sa.delete(table).where(table.c.room.in_(old)))
+    return con.execute(sa.delete(store.rooms).where(store.rooms.c.expires < cutoff)).rowcount
 
 
 def _ttl(ttl_s: float | None) -> float:
