@@ -55,6 +55,7 @@ MAX_TOKEN_CHARS = 200
 MAX_PAGE_CHARS = 200
 MAX_VIEW_CHARS = 8000  # the view's query as JSON: a page link's parameters, with room to spare
 MAX_PNG_BYTES = 2 * 1024 * 1024
+MAX_RUN_RECORD_BYTES = 1024 * 1024  # a live run's newest grid and curves: ~20 kB
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEND_INTERVAL_S = 5.0
 MAX_SENDS_PER_FOLLOWER = 20
@@ -327,7 +328,7 @@ def purge(days: float | None = None) -> int:
 def _purge(con: Connection, now: datetime, days: float) -> int:
     cutoff = now - timedelta(days=days)
     old = sa.select(store.rooms.c.code).where(store.rooms.c.expires < cutoff)
-    for table in (store.gallery, store.followers):
+    for table in (store.gallery, store.followers, store.room_runs):
         con.execute(sa.delete(table).where(table.c.room.in_(old)))
     return con.execute(sa.delete(store.rooms).where(store.rooms.c.expires < cutoff)).rowcount
 
@@ -442,6 +443,33 @@ def publish_view(
             )
         )
         return version
+
+
+def publish_run(code: str, teacher_token: str, run_id: str, record: bytes) -> None:
+    """The teacher's live run as her server sees it now, for followers on other servers."""
+    if not isinstance(record, bytes) or len(record) > MAX_RUN_RECORD_BYTES:
+        raise RoomError("a run record is bytes of at most 1 MB", "view_too_large")
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_PAGE_CHARS:
+        raise RoomError(f"a run id has at most {MAX_PAGE_CHARS} characters", "view_too_large")
+    with _transaction() as con:
+        row = _as_teacher(con, code, teacher_token)
+        if _as_room(row).closed:
+            raise RoomError(f"class room {row.code} is closed", "room_closed")
+        store.upsert(
+            con,
+            store.room_runs,
+            {"room": row.code, "run_id": run_id, "record": record, "updated": _now()},
+            ["room"],
+        )
+
+
+def room_run(code: str, run_id: str) -> bytes | None:
+    """The record of the teacher's run `run_id`, if her server has shared one."""
+    with _transaction(write=False) as con:
+        row = _find_open(con, code)
+        t = store.room_runs.c
+        query = sa.select(t.record).where(t.room == row.code, t.run_id == run_id)
+        return con.execute(query).scalar_one_or_none()
 
 
 def current_view(code: str) -> View | None:

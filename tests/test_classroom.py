@@ -9,10 +9,13 @@ import math
 import secrets
 import subprocess
 import sys
+import time
 import urllib.parse
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from PIL import Image
@@ -395,3 +398,34 @@ def test_long_expired_rooms_are_purged_with_their_gallery_but_ratings_stay(
     assert main(["classroom", "purge", "--days", "7"]) == 0
     assert capsys.readouterr().out == "purged 2 rooms that expired more than 7 days ago\n"
     assert classroom.list_rooms(include_closed=True) == []
+
+
+def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
+    from aigc import recipes, runs
+
+    opened = classroom.open_room("lesson")
+    code, token = opened.room.code, opened.teacher_token
+    manager = runs.RunManager(1, cores=1)
+    run_id = recipes.submit_live(manager, "vae", "mnist", steps=20)
+    try:
+        while not manager.view(run_id).ended:
+            time.sleep(0.05)
+        view = manager.view(run_id)
+    finally:
+        manager.release(run_id)
+    record = runs.shared_copy(view)
+    assert len(record) < 100_000
+    assert code_of(lambda: classroom.publish_run(code, "guess", run_id, record)) == "not_teacher"
+    assert classroom.room_run(code, run_id) is None
+    classroom.publish_run(code, token, run_id, record)
+    back = runs.from_shared(classroom.room_run(code, run_id))
+    assert (back.step, back.status, [p.step for p in back.curve]) == (
+        view.step,
+        view.status,
+        [p.step for p in view.curve],
+    )
+    assert np.array_equal(back.snapshots[-1].samples, view.snapshots[-1].samples)
+    assert classroom.room_run(code, "another run") is None
+    for bad in (b"", b"not zlib", zlib.compress(b"{}"), zlib.compress(b"\0" * 10_000_000)):
+        with pytest.raises(ValueError):
+            runs.from_shared(bad)
