@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from aigc.bench.report import Figure, Target
 from aigc.bench.timing import percentile, ratios
@@ -75,13 +76,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Served(NamedTuple):
+    url: str
+    started: float  # perf_counter() when the process was started
+    pid: int
+
+
 @contextlib.contextmanager
-def server(
-    script: Path, root: Path, env: dict[str, str] | None = None
-) -> Iterator[tuple[str, float]]:
+def server(script: Path, root: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
     """Run ``streamlit run script`` from `root` (importable as the package's home) on a free
-    loopback port, with `env` over this process's environment; yield (url, start time) and
-    stop the server on the way out, whatever happens."""
+    loopback port, with `env` over this process's environment; stop it on the way out,
+    whatever happens."""
     port = free_port()
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
     cmd = [
@@ -95,7 +100,7 @@ def server(
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_for_port(port, proc, log)
-            yield f"http://127.0.0.1:{port}", started
+            yield Served(f"http://127.0.0.1:{port}", started, proc.pid)
         finally:
             proc.terminate()
             try:
@@ -176,7 +181,7 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
     with contextlib.ExitStack() as servers:
         # One server at a time up to its first paint, so neither start is timed with the other.
         for name, script, query in (("explore", app, ""), ("static", static_app, "/?sliders=1")):
-            url, started = servers.enter_context(server(script, app.parent))
+            url, started, _ = servers.enter_context(server(script, app.parent))
             urls[name] = url + query
             page = chromium.new_page()
             first[name] = _first_paint_ms(page, urls[name], started)

@@ -21,12 +21,14 @@ from pathlib import Path
 
 from aigc import classroom, store
 from aigc.bench import postgres
-from aigc.bench.browser import PAINT_TIMEOUT_MS, SERVER_START_S, chromium, server
+from aigc.bench.browser import PAINT_TIMEOUT_MS, SERVER_START_S, Served, chromium, server
 from aigc.bench.report import Figure, Target
-from aigc.bench.timing import percentile
+from aigc.bench.timing import percentile, process_cpu_s
 
 FOLLOWERS_PER_SERVER = 3
 TEACHER_CHANGE_EVERY_S = 2.0
+SETTLE_S = 3.0
+IDLE_S = 10.0
 MAIN = '[data-testid="stMain"]'
 
 # Every image of the main area that loads, stamped with the frame that paints it.
@@ -146,16 +148,35 @@ def _lags(browser, urls: tuple[str, str], changes: int) -> tuple[dict[str, list[
                     time.sleep(0.05)
         time.sleep(TEACHER_CHANGE_EVERY_S)
     last = str(500 + changes - 1)  # a repaint counts only if it showed the teacher's seed
-    missed += sum(_seed_box(p).input_value() != last for ps in followers.values() for p in ps)
+    everyone = [teacher, *followers["same"], *followers["other"]]
+    missed += sum(_seed_box(p).input_value() != last for p in everyone[1:])
+    for page in everyone:
+        page.context.close()
     return lags, missed
 
 
-def figures(app: Path, changes: int) -> list[Figure]:
-    """Follow lag with FOLLOWERS_PER_SERVER browsers on each of two servers sharing a store."""
+def _idle_cpu_s(browser, served: Served, query: str, tabs: int) -> float:
+    """The server's CPU seconds over IDLE_S while `tabs` browser tabs at `query` sit idle."""
+    pages = [_open(browser, f"{served.url}/{query}") for _ in range(tabs)]
+    time.sleep(SETTLE_S)
+    start = process_cpu_s(served.pid)
+    time.sleep(IDLE_S)
+    used = process_cpu_s(served.pid) - start
+    for page in pages:
+        page.context.close()
+    return used
+
+
+def figures(app: Path, changes: int, idle_tabs: int) -> list[Figure]:
+    """Follow lag with FOLLOWERS_PER_SERVER browsers on each of two servers sharing a store,
+    and the server CPU of `idle_tabs` tabs idly following against as many idle tabs."""
     with _store() as (url, kind), chromium() as browser:
         env = {"AIGC_DB_URL": url, "AIGC_TRAIN_CORES": "1"}
-        with server(app, app.parent, env) as (a, _), server(app, app.parent, env) as (b, _):
-            lags, missed = _lags(browser, (a, b), changes)
+        with server(app, app.parent, env) as a, server(app, app.parent, env) as b:
+            code = classroom.open_room("bench").room.code
+            lags, missed = _lags(browser, (a.url, b.url), changes)
+            following = _idle_cpu_s(browser, b, f"?room={code}", idle_tabs)
+            alone = _idle_cpu_s(browser, b, "", idle_tabs)
     n = FOLLOWERS_PER_SERVER
     where = {"same": "the teacher's server", "other": "a second server"}
     out = []
@@ -166,6 +187,11 @@ def figures(app: Path, changes: int) -> list[Figure]:
             Figure(f"{name}, p95", "ms", [percentile(values, 95)] if values else [],
                    Target("<=", 1500.0), note=kind),
         ]  # fmt: skip
-    out.append(Figure("browser followers: a change not shown", "count", [float(missed)],
-                      Target("<=", 0.0)))  # fmt: skip
+    idle = f"browser, {idle_tabs} tabs idle for {IDLE_S:g} s: server CPU"
+    out += [
+        Figure("browser followers: a change not shown", "count", [float(missed)],
+               Target("<=", 0.0)),
+        Figure(f"{idle}, following a room", "s", [following]),
+        Figure(f"{idle}, no room", "s", [alone]),
+    ]  # fmt: skip
     return out

@@ -63,6 +63,12 @@ def cpu_seconds() -> tuple[float, float, float]:
     return time.perf_counter(), busy, own
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def others_share(start: tuple[float, float, float], end: tuple[float, float, float]) -> float:
     """Share of all cores that other processes kept busy between two cpu_seconds() readings."""
     wall = (end[0] - start[0]) * (os.cpu_count() or 1)

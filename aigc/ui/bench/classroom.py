@@ -34,6 +34,7 @@ SETTINGS: dict[Mode, tuple[tuple[int, ...], int]] = {  # follower counts, teache
     "quick": ((1, 10), 4),
     "full": ((1, 10, 30), 6),
 }
+IDLE_TABS: dict[Mode, int] = {"smoke": 0, "quick": 10, "full": 30}  # real browser tabs
 CHANGE_EVERY_S = 2.0  # the teacher moves on after the class has had time to see it
 IDLE_S = 10.0
 
@@ -137,7 +138,7 @@ def run(mode: Mode) -> Section:
         idle = _idle_cpu_s(30)
     if mode != "smoke":
         try:
-            section.figures += classroom_browser.figures(APP, changes)
+            section.figures += classroom_browser.figures(APP, changes, IDLE_TABS[mode])
         except BrowserError as e:
             section.figures.append(Figure("browser follow lag", "ms", [], note=str(e)))
     section.figures.append(
