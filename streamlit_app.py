@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from aigc.ui import preload
+from aigc.ui import preload, room
 from aigc.ui.i18n import language_ui, tr
 
 log = logging.getLogger("aigc")
@@ -41,11 +41,14 @@ def main() -> None:
     room.keep_in_address_bar()
     models.upload_ui()
     with st.sidebar:
-        room.sidebar_ui()
+        # Filled after the page: a change the student makes on it branches her off the room.
+        room_line = st.container()
         train_live.sidebar_status()  # keeps this session's training run alive on every page
     current.run()
     if name not in pages.LINKED:  # the linked pages tell the room themselves, on every change
         room.lead(name, *(train_live.room_view() if name == "train_live" else ({}, None)))
+    with room_line:
+        room.sidebar_ui()
 
 
 def friendly_error(error: Exception) -> bool:
@@ -67,4 +70,6 @@ async def warm_start(_app: st.App) -> AsyncIterator[None]:
 if __name__ == "__main__":
     main()
 else:
-    app = st.App(__file__, lifespan=warm_start, on_script_error=friendly_error)
+    app = st.App(
+        __file__, lifespan=warm_start, on_script_error=friendly_error, routes=room.routes()
+    )

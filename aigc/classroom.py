@@ -59,6 +59,8 @@ MAX_RUN_RECORD_BYTES = 1024 * 1024  # a live run's newest grid and curves: ~20 k
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEND_INTERVAL_S = 5.0
 MAX_SENDS_PER_FOLLOWER = 20
+PULSE_CACHE_S = 0.2  # a room's view version, read once for all its followers polling a server
+PRESENCE_S = 5.0  # how often a polling follower's "still here" is written
 MAX_GALLERY_PER_ROOM = 500  # 500 x 2 MB at the very worst; a 28x28 picture's PNG is ~1 kB
 MAX_FOLLOWERS_PER_ROOM = 200
 MAX_OPEN_ROOMS = 200
@@ -179,9 +181,10 @@ _teacher_failures = _Failures(TEACHER_FAILURES_PER_MINUTE)
 
 
 def reset_limits() -> None:
-    """Forget the brute-force counts (tests; a process starts with none)."""
+    """Forget the brute-force counts and the pulse cache (tests; a process starts with none)."""
     _unknown_codes.clear()
     _teacher_failures.clear()
+    _pulses.clear()
 
 
 def _now() -> datetime:
@@ -528,6 +531,75 @@ def heartbeat(code: str, follower_id: str, name: str = "", following: bool = Tru
             },
             keys=("room", "follower_id"),
         )
+
+
+class _Pulses:
+    """Each room's view version as this process last read it, for at most PULSE_CACHE_S, and
+    when each follower's presence was last written: so N followers polling one room cost one
+    store read per PULSE_CACHE_S and one write per follower per PRESENCE_S. A cache of the
+    store, not state of its own: losing it costs one read."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, tuple[float, int]] = {}
+        self._seen: dict[tuple[str, str], float] = {}
+        self.max_keys = max_keys
+
+    def version(self, code: str, now: float) -> int | None:
+        with self._lock:
+            hit = self._versions.get(code)
+        return hit[1] if hit is not None and now - hit[0] < PULSE_CACHE_S else None
+
+    def keep(self, code: str, version: int, now: float) -> None:
+        with self._lock:
+            if len(self._versions) >= self.max_keys:
+                self._versions.clear()
+            self._versions[code] = (now, version)
+
+    def due(self, code: str, follower_id: str, now: float) -> bool:
+        """Whether this follower's presence is due to be written (and mark it written)."""
+        with self._lock:
+            if now - self._seen.get((code, follower_id), -math.inf) < PRESENCE_S:
+                return False
+            if len(self._seen) >= self.max_keys:
+                self._seen.clear()
+            self._seen[(code, follower_id)] = now
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._versions.clear()
+            self._seen.clear()
+
+
+_pulses = _Pulses()
+
+
+def pulse(code: str, follower_id: str) -> int:
+    """The version of the teacher's view (0 before her first), for a follower's page to poll
+    twice a second without rerunning the app; it reruns only when the version moves. Also
+    tells the room the follower is still there (her name and branch come from the page's own
+    :func:`heartbeat`).
+
+    Raises:
+        RoomError: unknown (counted against guessing), closed, or the store is unreachable.
+    """
+    now = time.monotonic()
+    normal = normal_code(code) or ""
+    version = _pulses.version(normal, now)
+    if version is None:
+        with _transaction(write=False) as con:
+            version = _find_open(con, code).view_version
+        _pulses.keep(normal, version, now)
+    if _FOLLOWER_ID.fullmatch(str(follower_id)) and _pulses.due(normal, follower_id, now):
+        f = store.followers.c
+        with _transaction() as con:
+            con.execute(
+                sa.update(store.followers)
+                .where(f.room == normal, f.follower_id == follower_id)
+                .values(last_seen=_now())
+            )
+    return version
 
 
 def followers(code: str, within_s: float = 30.0) -> list[Follower]:

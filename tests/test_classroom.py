@@ -429,3 +429,24 @@ def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
     for bad in (b"", b"not zlib", zlib.compress(b"{}"), zlib.compress(b"\0" * 10_000_000)):
         with pytest.raises(ValueError):
             runs.from_shared(bad)
+
+
+def test_a_rooms_pulse_reads_the_store_once_for_all_its_followers(store_url, clock, monkeypatch):
+    opened = classroom.open_room("lesson")
+    code, token = opened.room.code, opened.teacher_token
+    classroom.heartbeat(code, "f1", "Ann")
+    reads = []
+    real = classroom._find_open
+    monkeypatch.setattr(classroom, "_find_open", lambda *a, **k: reads.append(1) or real(*a, **k))
+    assert [classroom.pulse(code, f"f{i}") for i in range(30)] == [0] * 30
+    assert len(reads) == 1  # 30 followers polling, one store read
+    classroom.publish_view(code, token, "explore", {"seed": "1"})
+    time.sleep(classroom.PULSE_CACHE_S)
+    assert classroom.pulse(code, "f1") == 1  # seen within PULSE_CACHE_S
+    clock.advance(60)
+    assert [f.name for f in classroom.followers(code)] == []  # a minute without a word
+    time.sleep(0.01)
+    monkeypatch.setattr(classroom, "PRESENCE_S", 0.0)
+    classroom.pulse(code, "f1")  # a pulse says she is still there, and keeps her name
+    assert [f.name for f in classroom.followers(code)] == ["Ann"]
+    assert code_of(lambda: classroom.pulse("ZZZZZZZZ", "f1")) == "room_unknown"

@@ -267,11 +267,11 @@ def publish(page: str, schema: Schema, values: Mapping[str, object]) -> dict[str
     """Write the page's state into the URL (only when it changed) and return the query."""
     own = encode(schema, values)
     _written()[page] = own
-    room.on_publish(page.replace("-", "_"), own)
     query = share_query(schema, values)
     address = {**query, **room.url_params()}
     if st.query_params.to_dict() != address:
         st.query_params.from_dict(address)
+    room.on_publish(page.replace("-", "_"), own)  # after the URL: it may rerun the app
     return query
 
 

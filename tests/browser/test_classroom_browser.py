@@ -4,11 +4,16 @@ own change branches her off."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from playwright.sync_api import expect
 
+from aigc import classroom, store
 from tests.browser.test_browser import expect_no_exception, expect_painted, main, picture
 
 pytestmark = pytest.mark.browser
@@ -47,3 +52,33 @@ def test_a_student_on_another_server_follows_the_teacher(new_page, app_url, seco
     expect(seed_box(student)).to_have_value("43", timeout=15_000)
     expect_no_exception(student)
     expect_no_exception(teacher)
+
+
+def test_a_followers_pulse_reruns_nothing_and_tells_only_the_version(
+    app_url, server_db, monkeypatch
+):
+    """The poll a follower's page makes twice a second: a small JSON answer from the app's
+    own server, the teacher's view version, never her view itself; wrong codes are errors."""
+    monkeypatch.setenv("AIGC_FEEDBACK_DB", str(server_db))  # the servers' store
+    classroom.reset_limits()
+    opened = classroom.open_room("pulse")
+    code, token = opened.room.code, opened.teacher_token
+
+    def pulse(room: str) -> tuple[int, dict]:
+        url = f"{app_url}/_aigc/room-pulse/{room}?f=f1"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert answer.headers["Cache-Control"] == "no-store"
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as e:
+            return e.code, json.load(e)
+
+    assert pulse(code) == (200, {"version": 0})
+    classroom.publish_view(code, token, "explore", {"seed": "42"})
+    time.sleep(classroom.PULSE_CACHE_S)
+    assert pulse(code) == (200, {"version": 1})  # the version only: the seed stays unsaid
+    assert pulse("ZZZZZZZZ") == (404, {"error": "room_unknown"})
+    classroom.close_room(code, token)
+    time.sleep(classroom.PULSE_CACHE_S)
+    assert pulse(code) == (404, {"error": "room_closed"})
+    store.dispose()

@@ -2,8 +2,8 @@
 
 A room in a fresh SQLite store; one teacher and `n` followers, each an AppTest session of the
 whole app in its own thread (browsers are too heavy for 30 on 2 cores). A follower does what
-its page's poll does: every `room.POLL_S` it reads the teacher's view version from the store,
-and on a new one reruns the app. The lag is from the start of the teacher's rerun that changes
+its page's poll does: every `room.POLL_S` it asks for the room's pulse (`classroom.pulse`, what
+the page's /_aigc/room-pulse request runs), and on a new version reruns the app. The lag is from the start of the teacher's rerun that changes
 the seed to the end of the follower's rerun that shows it, so it includes her own rerun and
 the wait for the next poll, as a real follower's does. The CPU figure compares the server's CPU seconds for
 30 sessions idly following (polling) against 30 idle sessions (which cost nothing).
@@ -67,10 +67,11 @@ def _lags(n: int, changes: int) -> tuple[list[float], list[str]]:
     def follow() -> None:
         try:
             at, _ = open_page(APP, {"room": code})
-            seen = classroom.current_view(code).version
+            me = at.session_state[room.MEMBERSHIP].follower_id
+            seen = classroom.pulse(code, me)
             while not done.is_set():
                 time.sleep(room.POLL_S)
-                version = classroom.current_view(code).version
+                version = classroom.pulse(code, me)
                 if version != seen:
                     at.run()
                     with lock:
@@ -95,16 +96,17 @@ def _lags(n: int, changes: int) -> tuple[list[float], list[str]]:
 
 
 def _idle_cpu_s(n: int) -> float:
-    """CPU seconds of this process while `n` followers poll a room that does not change."""
+    """CPU seconds of this process while `n` followers' pulses poll a room that does not
+    change (the requests' HTTP handling is in the browser figures, not here)."""
     code = classroom.open_room("idle").room.code
     stop = threading.Event()
 
-    def poll() -> None:
+    def poll(me: str) -> None:
         while not stop.is_set():
-            classroom.current_view(code)
+            classroom.pulse(code, me)
             stop.wait(room.POLL_S)
 
-    threads = [threading.Thread(target=poll, daemon=True) for _ in range(n)]
+    threads = [threading.Thread(target=poll, args=(f"f{i}",), daemon=True) for i in range(n)]
     start = time.process_time()
     for t in threads:
         t.start()
