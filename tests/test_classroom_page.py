@@ -263,3 +263,15 @@ def test_the_database_going_away_mid_lesson_is_told_and_the_class_carries_on(ope
     ok(student.run())
     assert student.number_input(key="ex_seed").value == 43  # following again
     assert "Following the teacher" in sidebar_text(student)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_student_reading_chinese_follows_the_teacher_to_another_page_in_chinese(opened):
+    code, token = opened.room.code, opened.teacher_token
+    student = ok(app(room=code, lang="zh"))
+    for page in ("interpolate", "latent_map", "explore"):
+        classroom.publish_view(code, token, page, {})
+        ok(student.run())  # the pulse's rerun switches her page ...
+        ok(student.run())
+        assert student.query_params.get("lang") == "zh", page  # ... in her language
+        assert student.sidebar.selectbox[0].value == "zh", page

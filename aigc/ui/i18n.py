@@ -59,7 +59,9 @@ def language_ui() -> str:
     linked = st.query_params.get("lang")
     if linked in LANGUAGES and linked != ss.get("_lang_in_url"):
         ss["lang"] = linked
-    ss.setdefault("lang", "en")
+    # Streamlit drops a widget's key on some page switches (st.switch_page from a follower's
+    # rerun): the language the session last wrote into the URL is kept apart from it.
+    ss.setdefault("lang", ss.get("_lang_in_url", "en"))
     st.sidebar.selectbox(tr("common.language"), LANGUAGES, format_func=language_name, key="lang")
     url_language(ss["lang"])
     return ss["lang"]
