@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -100,6 +101,17 @@ def morph_inputs(model: nn.Module, steer: Steering, look: Look) -> dict[str, lis
         inputs["target_onehot"] = _onehot(n, look.target if moves else None)
         inputs["amount"] = [float(look.amount) if moves else 0.0]
     return inputs
+
+
+def moved(look: Look, inputs: dict[str, list[float]]) -> Look:
+    """The look a person left the browser's sliders at: `morph_inputs`'s inverse for what
+    the sliders move (direction offsets, raw values where masked, the class amount)."""
+    pairs = enumerate(zip(inputs["raw_mask"], inputs["raw_values"], strict=True))
+    raw = tuple((j, float(v)) for j, (m, v) in pairs if m)
+    amount = float(inputs["amount"][0]) if "amount" in inputs else look.amount
+    return replace(
+        look, directions=tuple(float(c) for c in inputs["offsets"]), raw=raw, amount=amount
+    )
 
 
 def input_names(model: nn.Module, steer: Steering) -> tuple[str, ...]:

@@ -94,3 +94,10 @@ def test_sliders_change_the_picture_in_the_graph(exported):
     feeds["offsets"] = feeds["offsets"] + 3.0
     (moved,) = session.run(None, feeds)
     assert not np.array_equal(still, moved)
+
+
+def test_what_the_sliders_send_back_is_the_look_they_show(exported):
+    model, steer, _ = exported
+    for look in LOOKS:
+        inputs = morph.morph_inputs(model, steer, look)
+        assert morph.morph_inputs(model, steer, morph.moved(look, inputs)) == inputs
