@@ -45,6 +45,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 DEFAULT_TTL_S = 4 * 3600.0  # a school morning
 MAX_TTL_S = 7 * 24 * 3600.0
+# A room's gallery and follower list outlive it this long (the teacher may look back at the
+# lesson), then go: a school server opening rooms every day must not grow without end.
+DEFAULT_KEEP_DAYS = 30.0
 MAX_TITLE_CHARS = 100
 MAX_NAME_CHARS = 40
 MAX_LINK_CHARS = 4000
@@ -52,6 +55,7 @@ MAX_TOKEN_CHARS = 200
 MAX_PAGE_CHARS = 200
 MAX_VIEW_CHARS = 8000  # the view's query as JSON: a page link's parameters, with room to spare
 MAX_PNG_BYTES = 2 * 1024 * 1024
+MAX_RUN_RECORD_BYTES = 1024 * 1024  # a live run's newest grid and curves: ~20 kB
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEND_INTERVAL_S = 5.0
 MAX_SENDS_PER_FOLLOWER = 20
@@ -287,6 +291,7 @@ def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
         }
         try:
             with _transaction() as con:
+                _purge(con, created, keep_days())
                 r = store.rooms.c
                 still_open = sa.and_(sa.not_(r.closed), r.expires > created)
                 n = con.execute(sa.select(sa.func.count()).where(still_open)).scalar_one()
@@ -298,6 +303,34 @@ def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
         room = Room(code, title, created, row["expires"], closed=False, locked=False)
         return Opened(room, token)
     raise RuntimeError("no free room code after 5 draws")
+
+
+def keep_days() -> float:
+    """Days a room's data is kept after it expires: $AIGC_ROOM_KEEP_DAYS, else 30."""
+    text = os.environ.get("AIGC_ROOM_KEEP_DAYS", "").strip()
+    try:
+        days = float(text) if text else DEFAULT_KEEP_DAYS
+    except ValueError:
+        days = math.nan
+    if not days >= 0:
+        raise ValueError(f"AIGC_ROOM_KEEP_DAYS={text!r} is not a number of days >= 0")
+    return days
+
+
+def purge(days: float | None = None) -> int:
+    """Delete rooms that expired more than `days` ago (default :func:`keep_days`), with their
+    gallery and followers; return how many. Ratings keep their room's code. Opening a room
+    purges too, so a server needs no cron job for it."""
+    with _transaction() as con:
+        return _purge(con, _now(), keep_days() if days is None else days)
+
+
+def _purge(con: Connection, now: datetime, days: float) -> int:
+    cutoff = now - timedelta(days=days)
+    old = sa.select(store.rooms.c.code).where(store.rooms.c.expires < cutoff)
+    for table in (store.gallery, store.followers, store.room_runs):
+        con.execute(sa.delete(table).where(table.c.room.in_(old)))
+    return con.execute(sa.delete(store.rooms).where(store.rooms.c.expires < cutoff)).rowcount
 
 
 def _ttl(ttl_s: float | None) -> float:
@@ -410,6 +443,33 @@ def publish_view(
             )
         )
         return version
+
+
+def publish_run(code: str, teacher_token: str, run_id: str, record: bytes) -> None:
+    """The teacher's live run as her server sees it now, for followers on other servers."""
+    if not isinstance(record, bytes) or len(record) > MAX_RUN_RECORD_BYTES:
+        raise RoomError("a run record is bytes of at most 1 MB", "view_too_large")
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_PAGE_CHARS:
+        raise RoomError(f"a run id has at most {MAX_PAGE_CHARS} characters", "view_too_large")
+    with _transaction() as con:
+        row = _as_teacher(con, code, teacher_token)
+        if _as_room(row).closed:
+            raise RoomError(f"class room {row.code} is closed", "room_closed")
+        store.upsert(
+            con,
+            store.room_runs,
+            {"room": row.code, "run_id": run_id, "record": record, "updated": _now()},
+            ["room"],
+        )
+
+
+def room_run(code: str, run_id: str) -> bytes | None:
+    """The record of the teacher's run `run_id`, if her server has shared one."""
+    with _transaction(write=False) as con:
+        row = _find_open(con, code)
+        t = store.room_runs.c
+        query = sa.select(t.record).where(t.room == row.code, t.run_id == run_id)
+        return con.execute(query).scalar_one_or_none()
 
 
 def current_view(code: str) -> View | None:

@@ -164,8 +164,13 @@ def cmd_classroom_close(args) -> None:
     print(f"closed {classroom.normal_code(args.code)}")
 
 
+def cmd_classroom_purge(args) -> None:
+    days = classroom.keep_days() if args.days is None else args.days
+    print(f"purged {classroom.purge(days)} rooms that expired more than {days:g} days ago")
+
+
 def _classroom_parser(sub) -> None:
-    p = sub.add_parser("classroom", help="open, list and close class rooms")
+    p = sub.add_parser("classroom", help="open, list, close and purge class rooms")
     rooms = p.add_subparsers(dest="action", required=True)
     q = rooms.add_parser("open", help="open a room; prints its teacher and student links")
     q.add_argument("--title", default="", help="shown to the students")
@@ -178,6 +183,9 @@ def _classroom_parser(sub) -> None:
     q.add_argument("code")
     q.add_argument("--teacher", required=True, help="the teacher token from the teacher link")
     q.set_defaults(func=cmd_classroom_close)
+    q = rooms.add_parser("purge", help="delete rooms long expired, with their galleries")
+    q.add_argument("--days", type=float, help="after expiry (default $AIGC_ROOM_KEEP_DAYS or 30)")
+    q.set_defaults(func=cmd_classroom_purge)
 
 
 def build_parser() -> argparse.ArgumentParser:

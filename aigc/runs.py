@@ -14,12 +14,18 @@ which frees its slot for the next run in the queue.
 from __future__ import annotations
 
 import atexit
+import base64
 import copy
+import dataclasses
+import heapq
+import json
 import logging
+import os
 import threading
 import time
 import uuid
 import weakref
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +44,10 @@ _log = logging.getLogger(__name__)
 MAX_SNAPSHOTS = 200  # ~80 KB each (100 samples of 28x28): 16 MB for a run's whole timeline
 MAX_CURVE_POINTS = 2000
 IDLE_TIMEOUT_S = 60.0
+# Live GANs at once per core that each still show recognisable digits well inside the Train
+# page's 20 s budget (bench section concurrent-runs: on 2 cores, 3 at once all got there
+# within about half the budget, 4 used most of it, and at 6 some never did).
+RUNS_PER_CORE = 1.5
 
 Scorer = Callable[[np.ndarray, np.ndarray], float | None]
 
@@ -98,6 +108,7 @@ class RunView:
     divergence: Divergence | None  # what went non-finite, and when; set when DIVERGED
     error: str | None  # "ExceptionType: message" when FAILED, for the log and a bug report
     queue_position: int | None  # 1 = next to start; None unless queued
+    wait_s: float | None  # queued: seconds until it starts, if the runs ahead tell; else None
     step: int
     elapsed: float  # seconds of training, pauses excluded
     images_per_s: float
@@ -144,12 +155,19 @@ def eta_seconds(config: TrainConfig, step: int, elapsed: float) -> float | None:
     return min(left) if left else None
 
 
+def default_max_runs() -> int:
+    """Runs that train at once: AIGC_MAX_RUNS, else RUNS_PER_CORE per training core."""
+    if os.environ.get("AIGC_MAX_RUNS", "").strip():
+        return env_count("AIGC_MAX_RUNS")
+    return max(1, int(RUNS_PER_CORE * env_count("AIGC_TRAIN_CORES")))
+
+
 class RunManager:
     """Runs training in background threads under a server-wide cap, first come first served.
 
     Args:
-        max_runs: runs training at once; more wait in a FIFO queue. Default: the environment
-            variable AIGC_MAX_RUNS, else os.cpu_count().
+        max_runs: runs training at once; more wait in a FIFO queue. Default:
+            :func:`default_max_runs`.
         cores: CPU cores the runs share; see :meth:`threads_per_run`. Default: the environment
             variable AIGC_TRAIN_CORES (lower it on a host shared with other work), else
             os.cpu_count().
@@ -165,7 +183,7 @@ class RunManager:
         idle_timeout: float = IDLE_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.max_runs = max_runs if max_runs is not None else env_count("AIGC_MAX_RUNS")
+        self.max_runs = max_runs if max_runs is not None else default_max_runs()
         if self.max_runs < 1:
             raise ValueError(f"max_runs={self.max_runs} must be at least 1")
         self.cores = cores if cores is not None else env_count("AIGC_TRAIN_CORES")
@@ -216,9 +234,10 @@ class RunManager:
             status = run.status
             if status is Status.RUNNING and run.trainer.paused:
                 status = Status.PAUSED
-            position = None
+            position = wait = None
             if status is Status.QUEUED:
                 position = 1 + next(i for i, r in enumerate(self._queue) if r is run)
+                wait = self._wait_s(position)
             step = ev.step if ev else 0
             elapsed = ev.elapsed if ev else 0.0
             return RunView(
@@ -227,6 +246,7 @@ class RunManager:
                 divergence=run.divergence,
                 error=run.error,
                 queue_position=position,
+                wait_s=wait,
                 step=step,
                 elapsed=elapsed,
                 images_per_s=ev.images_per_s if ev else 0.0,
@@ -328,6 +348,27 @@ class RunManager:
         elif run.status not in ENDED:
             run.trainer.stop()
 
+    def _wait_s(self, position: int) -> float | None:
+        """When the queue's `position`-th run gets a slot: each slot frees when its run's
+        budget runs out, and each run ahead then takes its whole time budget. None when that
+        cannot be told honestly: a run ahead is paused (it waits on a person) or has only a
+        step budget and has not yet shown its speed."""
+        free = []
+        for held in self._holding:
+            ev = held.latest
+            eta = eta_seconds(held.trainer.config, ev.step if ev else 0, ev.elapsed if ev else 0.0)
+            if held.trainer.paused or eta is None:
+                return None
+            free.append(eta)
+        free += [0.0] * (self.max_runs - len(free))
+        heapq.heapify(free)
+        for ahead in list(self._queue)[: position - 1]:
+            budget = ahead.trainer.config.seconds
+            if budget is None:
+                return None
+            heapq.heappush(free, heapq.heappop(free) + budget)
+        return free[0]
+
     def _start_waiting(self) -> None:
         while self._queue and len(self._holding) < self.max_runs:
             run = self._queue.popleft()
@@ -407,6 +448,85 @@ class RunManager:
                 if not self._runs:
                     self._janitor = None
                     return
+
+
+# -- a view for another server --------------------------------------------------------------
+
+SHARED_CURVE_POINTS = 400
+MAX_SHARED_BYTES = 4 * 1024 * 1024  # unpacked; a record is ~100 kB unpacked, ~20 kB packed
+
+
+def shared_copy(view: RunView) -> bytes:
+    """The view as bytes another server can show (:func:`from_shared`): its newest snapshot and
+    a thinned curve. A class spread over servers watches its teacher's run through the store,
+    and the whole timeline (up to 16 MB) is more than a poll twice a second should carry."""
+    last = view.snapshots[-1] if view.snapshots else None
+    record = {
+        "run_id": view.run_id,
+        "status": view.status.value,
+        "step": view.step,
+        "elapsed": view.elapsed,
+        "images_per_s": view.images_per_s,
+        "eta_s": view.eta_s,
+        "config": dataclasses.asdict(view.config),
+        "curve": [[p.step, p.elapsed, p.losses] for p in thin_to(list(view.curve))],
+        "snapshot": None
+        if last is None
+        else {
+            "step": last.step,
+            "elapsed": last.elapsed,
+            "score": last.score,
+            "images_per_s": last.images_per_s,
+            "labels": last.labels.tolist(),
+            "samples": base64.b64encode(last.samples.tobytes()).decode(),
+        },
+    }
+    return zlib.compress(json.dumps(record).encode(), 6)
+
+
+def thin_to(points: list, cap: int = SHARED_CURVE_POINTS) -> list:
+    while len(points) > cap:
+        points = thin(points, cap)
+    return points
+
+
+def from_shared(data: bytes) -> RunView:
+    """The view :func:`shared_copy` packed, with one snapshot (the newest) in its timeline.
+
+    Raises:
+        ValueError: the bytes are not such a record.
+    """
+    unpack = zlib.decompressobj()
+    try:
+        record = json.loads(unpack.decompress(data, MAX_SHARED_BYTES))
+        if unpack.unconsumed_tail:
+            raise ValueError("a shared run record is over 4 MB unpacked")
+        snapshots = ()
+        if (shot := record["snapshot"]) is not None:
+            labels = np.asarray(shot["labels"], dtype=np.int64)
+            samples = np.frombuffer(base64.b64decode(shot["samples"]), dtype=np.uint8)
+            samples = samples.reshape(len(labels), 28, 28)
+            snapshots = (
+                Snapshot(shot["step"], shot["elapsed"], samples, labels, shot["score"],
+                         shot["images_per_s"]),
+            )  # fmt: skip
+        return RunView(
+            run_id=record["run_id"],
+            status=Status(record["status"]),
+            divergence=None,
+            error=None,
+            queue_position=None,
+            wait_s=None,
+            step=int(record["step"]),
+            elapsed=float(record["elapsed"]),
+            images_per_s=float(record["images_per_s"]),
+            eta_s=record["eta_s"],
+            config=TrainConfig(**record["config"]),
+            curve=tuple(CurvePoint(s, e, dict(losses)) for s, e, losses in record["curve"]),
+            snapshots=snapshots,
+        )
+    except (zlib.error, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"not a shared run record: {e}") from None
 
 
 @atexit.register

@@ -3,12 +3,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-import pg_cluster
 import pytest
 import torch
 from streamlit import config
 
 from aigc import classroom, store
+from aigc.bench.postgres import Cluster, Unavailable
 from aigc.data import ImageSet, load_shipped
 
 # The app hides error details from visitors (.streamlit/config.toml); AppTest reads the same
@@ -71,16 +71,16 @@ def at_once() -> Callable[..., list[BaseException]]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[pg_cluster.Cluster]:
+def postgres() -> Iterator[Cluster]:
     """A PostgreSQL 15 server of the tests' own, for the whole run. Skipped where the binaries
     are missing or it cannot start, unless $AIGC_REQUIRE_POSTGRES is set (CI), where that fails."""
     try:
-        cluster = pg_cluster.Cluster()
-    except pg_cluster.Unavailable as e:
+        cluster = Cluster()
+    except Unavailable as e:
         _no_postgres(str(e))
     try:
         cluster.start()
-    except pg_cluster.Unavailable as e:
+    except Unavailable as e:
         cluster.remove()
         _no_postgres(str(e))
     yield cluster

@@ -193,6 +193,28 @@ def test_a_run_that_ends_on_another_page_still_lands_in_the_session(tmp_path):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_queued_run_is_told_its_place_and_how_long_it_will_wait(tmp_path, monkeypatch, lang):
+    """Two people press Train on a server that trains one run at a time: the second is told
+    her place and the seconds left in the first run's budget, in her language."""
+    monkeypatch.setenv("AIGC_MAX_RUNS", "1")
+    train_live.run_manager().shutdown()
+    train_live.run_manager.clear()
+    first, second = app(tmp_path, "train_live", "en").run(), app(tmp_path, "train_live", lang).run()
+    try:
+        first.number_input(key="train_seconds").set_value(30).run()
+        first.button(key="train_start").click().run()
+        poll(first, lambda at: len(at.image) == 1)  # it trains, and has shown its speed
+        second.button(key="train_start").click().run()
+        [told] = [i.value for i in second.info]
+        wait = int(re.search(r"(\d+) (s|秒)", told).group(1))
+        assert {"en": "number 1 in the queue", "zh": "排队第 1 位"}[lang] in told
+        assert 15 <= wait <= 30  # what is left of the first run's 30 s
+    finally:
+        train_live.run_manager().shutdown()
+        train_live.run_manager.clear()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_learn_renders_the_diagram_and_the_formulas(tmp_path, lang):
     at = app(tmp_path, "learn", lang).run()
     assert not at.exception

@@ -9,16 +9,20 @@ import math
 import secrets
 import subprocess
 import sys
+import time
 import urllib.parse
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
 from aigc import classroom, feedback_store, store
 from aigc.classroom import RoomError
+from aigc.cli import main
 from aigc.ui import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,3 +371,61 @@ def test_the_database_going_away_mid_lesson_is_said_and_survived(postgres, monke
     feedback_store.add_rating(page="explore", model="m", dataset="mnist", rating=5, room=code)
     assert [r.rating for r in feedback_store.list_ratings()] == [5, 4]
     store.dispose()
+
+
+def test_long_expired_rooms_are_purged_with_their_gallery_but_ratings_stay(
+    store_url, clock, monkeypatch, capsys
+):
+    old = classroom.open_room("last month", ttl_s=60)
+    recent = classroom.open_room("this week", ttl_s=classroom.MAX_TTL_S)
+    classroom.heartbeat(old.room.code, "f1", "Ann")
+    classroom.send(old.room.code, "f1", "Ann", png(), "")
+    feedback_store.add_rating(
+        page="explore", model="m", dataset="mnist", rating=4, room=old.room.code
+    )
+    clock.advance(2 * 86400)
+    assert [s.name for s in classroom.gallery(old.room.code, old.teacher_token)] == ["Ann"]
+    monkeypatch.setenv("AIGC_ROOM_KEEP_DAYS", "1")
+    classroom.open_room("tomorrow")  # opening a room purges on the way
+    codes = {r.code for r in classroom.list_rooms(include_closed=True)}
+    assert old.room.code not in codes and recent.room.code in codes
+    with store.transaction(store_url, write=False) as con:
+        for table in (store.gallery, store.followers):
+            assert con.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+    assert [r.room for r in feedback_store.list_ratings()] == [old.room.code]
+
+    clock.advance(30 * 86400)  # now the others are long expired too
+    assert main(["classroom", "purge", "--days", "7"]) == 0
+    assert capsys.readouterr().out == "purged 2 rooms that expired more than 7 days ago\n"
+    assert classroom.list_rooms(include_closed=True) == []
+
+
+def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
+    from aigc import recipes, runs
+
+    opened = classroom.open_room("lesson")
+    code, token = opened.room.code, opened.teacher_token
+    manager = runs.RunManager(1, cores=1)
+    run_id = recipes.submit_live(manager, "vae", "mnist", steps=20)
+    try:
+        while not manager.view(run_id).ended:
+            time.sleep(0.05)
+        view = manager.view(run_id)
+    finally:
+        manager.release(run_id)
+    record = runs.shared_copy(view)
+    assert len(record) < 100_000
+    assert code_of(lambda: classroom.publish_run(code, "guess", run_id, record)) == "not_teacher"
+    assert classroom.room_run(code, run_id) is None
+    classroom.publish_run(code, token, run_id, record)
+    back = runs.from_shared(classroom.room_run(code, run_id))
+    assert (back.step, back.status, [p.step for p in back.curve]) == (
+        view.step,
+        view.status,
+        [p.step for p in view.curve],
+    )
+    assert np.array_equal(back.snapshots[-1].samples, view.snapshots[-1].samples)
+    assert classroom.room_run(code, "another run") is None
+    for bad in (b"", b"not zlib", zlib.compress(b"{}"), zlib.compress(b"\0" * 10_000_000)):
+        with pytest.raises(ValueError):
+            runs.from_shared(bad)

@@ -38,6 +38,13 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
+def open_page(at: AppTest, url_path: str) -> AppTest:
+    """Open one of the app's pages as its link in the sidebar does (AppTest's switch_page
+    reaches only file pages; st.navigation asks for a function page by its hash)."""
+    [at._page_hash] = [h for h, p in at._registered_pages.items() if p["url_pathname"] == url_path]
+    return ok(at.run())
+
+
 def sidebar_text(at: AppTest) -> str:
     return " ".join(c.value for c in at.sidebar.caption)
 
@@ -157,6 +164,42 @@ def test_the_class_watches_the_teachers_one_run(opened, wait_until):
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_student_on_another_server_watches_the_teachers_run_through_the_store(
+    opened, monkeypatch, wait_until
+):
+    """The teacher trains on her server; a student whose server has no such run (a fresh run
+    manager stands for the other process) sees its grid and step from the store."""
+    from aigc import runs
+    from aigc.ui import train_live
+
+    code, token = opened.room.code, opened.teacher_token
+    teacher = open_page(ok(app(room=code, teacher=token)), "train-live")
+    teacher.radio(key="train_kind").set_value("vae")
+    teacher.radio(key="train_budget").set_value("steps")
+    teacher.run()
+    teacher.number_input(key="train_steps").set_value(400).run()
+    teacher.button(key="train_start").click().run()
+    own_manager = train_live.run_manager()
+    live = teacher.session_state[train_live.LIVE]
+    try:
+
+        def trained() -> bool:
+            return any(s.step for s in own_manager.view(live.run_id).snapshots)
+
+        wait_until(trained, what="the teacher's run to train a little")
+        ok(teacher.run())  # her page's poll shares it
+        other_server = runs.RunManager(1)
+        monkeypatch.setattr(train_live, "run_manager", lambda: other_server)
+        student = ok(app(room=code))
+        ok(student.run())  # the switch to the teacher's page
+        [watching] = [i.value for i in student.info if "Watching the teacher's run" in i.value]
+        assert "step 0" not in watching
+        assert student.image, "the run's grid, drawn from the store"
+    finally:
+        own_manager.release(live.run_id)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_student_sends_an_interpolation_frame_from_the_page_the_teacher_opened(opened):
     code, token = opened.room.code, opened.teacher_token
     classroom.publish_view(code, token, "interpolate", {"seeds": "1,2,3"})
@@ -194,3 +237,29 @@ def test_the_teachers_and_the_students_room_read_chinese_in_chinese(opened):
         at = ok(AppTest.from_string(script.replace("{token}", who), default_timeout=60).run())
         english = [t for t in visible_texts(at) if ENGLISH.search(t) and "Latent space" not in t]
         assert english == [], who
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+def test_the_database_going_away_mid_lesson_is_told_and_the_class_carries_on(opened, postgres):
+    """pg_ctl stop during a lesson: the teacher and the student each get one notice in their
+    words, the picture stays; pg_ctl start: the class follows again, in the same sessions."""
+    code, token = opened.room.code, opened.teacher_token
+    teacher = ok(app(room=code, teacher=token))
+    student = ok(app(room=code))
+    words = "database cannot be reached"
+    postgres.stop()
+    try:
+        teacher.number_input(key="ex_seed").set_value(42).run()  # her change cannot be sent
+        ok(student.run())  # the poll cannot read it
+        for at in (ok(teacher), student):
+            assert [t.value for t in at.toast if words in t.value], "told"
+            assert at.image, "the picture stays"
+        ok(student.run())
+        assert not [t for t in student.toast if words in t.value], "told once, not every poll"
+    finally:
+        postgres.start()
+    teacher.number_input(key="ex_seed").set_value(43).run()
+    ok(student.run())
+    assert student.number_input(key="ex_seed").value == 43  # following again
+    assert "Following the teacher" in sidebar_text(student)

@@ -118,6 +118,29 @@ def test_cap_and_fifo_queue(images):
         wait_for(manager, run_id, ended)
 
 
+def test_the_queue_tells_an_honest_wait(images):
+    """Each slot frees when its run's time budget runs out, and each run ahead then takes its
+    whole budget; where a person or an unknown speed decides, the page is told nothing."""
+    manager = RunManager(max_runs=2, cores=2)
+    a = manager.submit(slow(tiny_vae()), images, cfg(steps=None, seconds=30))
+    b = manager.submit(slow(tiny_vae()), images, cfg(steps=None, seconds=10))
+    c = manager.submit(tiny_vae(), images, cfg(steps=None, seconds=20))
+    d = manager.submit(tiny_vae(), images, cfg(steps=50))
+    e = manager.submit(tiny_vae(), images, cfg(steps=None, seconds=5))
+    for run_id in (a, b):
+        wait_for(manager, run_id, lambda v: v.step > 0)
+    # b's slot frees at ~10 s and goes to c; a's at ~30 s goes to d; d's length is unknown.
+    assert manager.view(c).wait_s == pytest.approx(10, abs=2)
+    assert manager.view(d).wait_s == pytest.approx(30, abs=2)
+    assert manager.view(e).wait_s is None
+    manager.pause(b)  # b now ends when its owner says so
+    assert manager.view(c).wait_s is None
+    assert manager.view(a).wait_s is None  # only a queued run waits
+    for run_id in (a, b, c, d, e):
+        manager.stop(run_id)
+    wait_for(manager, b, ended)
+
+
 def test_stopping_a_queued_run_removes_it_from_the_queue(images):
     manager = RunManager(max_runs=1, cores=1)
     first = manager.submit(slow(tiny_vae()), images, cfg(steps=100_000))
@@ -370,7 +393,11 @@ def test_cap_and_cores_come_from_the_environment(monkeypatch):
         RunManager()
     monkeypatch.delenv("AIGC_MAX_RUNS")
     monkeypatch.delenv("AIGC_TRAIN_CORES")
-    assert RunManager().max_runs == RunManager().cores == (os.cpu_count() or 1)
+    assert RunManager().cores == (os.cpu_count() or 1)
+    monkeypatch.setenv("AIGC_TRAIN_CORES", "2")
+    assert RunManager().max_runs == 3  # the measured runs per core (bench: concurrent-runs)
+    monkeypatch.setenv("AIGC_TRAIN_CORES", "1")
+    assert RunManager().max_runs == 1
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread nice is Linux's")

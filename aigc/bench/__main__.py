@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aigc.bench import throughput, training_speed, versus
+from aigc.bench import concurrent_runs, throughput, training_speed, versus
 from aigc.bench.report import Mode, Report, Section, table, write
 from aigc.bench.timing import cpu_seconds, others_share
 
@@ -44,6 +44,7 @@ MEASURES: dict[str, Callable[[Mode], Section]] = {
     "time-to-recognisable": training_speed.run,
     "references": versus.run,
     "throughput": throughput.run,
+    "concurrent-runs": concurrent_runs.run,
     "interaction": _interaction,
     "load": _load,
     "classroom": _classroom,

@@ -76,12 +76,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(script: Path, root: Path) -> Iterator[tuple[str, float]]:
+def server(
+    script: Path, root: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, float]]:
     """Run ``streamlit run script`` from `root` (importable as the package's home) on a free
-    loopback port; yield (url, start time) and stop the server on the way out, whatever
-    happens."""
+    loopback port, with `env` over this process's environment; yield (url, start time) and
+    stop the server on the way out, whatever happens."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -140,9 +142,10 @@ def _move_ms(page, key: str) -> float:
     return page.evaluate("() => window.__bench.t1 - window.__bench.t0")
 
 
-def figures(app: Path, static_app: Path, moves: int) -> list[Figure]:
-    """Slider move -> image painted (Explore vs the one-slider static page, interleaved), and
-    ``streamlit run`` -> first image painted for both."""
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Headless Chromium with the bench's flags; any failure of the browser's becomes a
+    BrowserError with one line that says why."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -152,13 +155,20 @@ def figures(app: Path, static_app: Path, moves: int) -> list[Figure]:
         raise BrowserError(f"no Chromium at {CHROMIUM}")
     try:
         with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                return _measure(chromium, app, static_app, moves)
+                yield browser
             finally:
-                chromium.close()
+                browser.close()
     except PlaywrightError as e:
         raise BrowserError(f"browser: {str(e).splitlines()[0]}") from None
+
+
+def figures(app: Path, static_app: Path, moves: int) -> list[Figure]:
+    """Slider move -> image painted (Explore vs the one-slider static page, interleaved), and
+    ``streamlit run`` -> first image painted for both."""
+    with chromium() as browser:
+        return _measure(browser, app, static_app, moves)
 
 
 def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:

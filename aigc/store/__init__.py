@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from aigc.errors import InputError
-from aigc.store.tables import followers, gallery, metadata, ratings, rooms
+from aigc.store.tables import followers, gallery, metadata, ratings, room_runs, rooms
 
 __all__ = [
     "StoreUnavailable",
@@ -43,6 +43,7 @@ __all__ = [
     "gallery",
     "metadata",
     "ratings",
+    "room_runs",
     "rooms",
     "transaction",
     "upsert",

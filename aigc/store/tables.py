@@ -98,3 +98,14 @@ gallery = sa.Table(
     sa.Index("gallery_room_follower", "room", "follower_id"),
     sqlite_autoincrement=True,
 )
+
+# The teacher's live run as her server last saw it, for followers on other servers: one row
+# per room, replaced as the run goes (aigc.runs.shared_copy says what the record holds).
+room_runs = sa.Table(
+    "room_runs",
+    metadata,
+    sa.Column("room", sa.String(CODE_CHARS), sa.ForeignKey("rooms.code"), primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("record", sa.LargeBinary, nullable=False),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -37,6 +38,7 @@ class Membership:
     shown: tuple[str, tuple] | None = None  # (page, query) this session last took from her
     run: tuple[dict[str, str], str] | None = None  # her live run's (settings, id), to watch
     published: tuple | None = None  # the teacher's last (page, query, run), not to repeat it
+    shared: tuple | None = None  # the teacher's run as last shared through the store
     last_beat: float = 0.0
 
     @property
@@ -109,6 +111,24 @@ def lead(page: str, query: dict[str, str], run_id: str | None = None) -> None:
     if published != m.published:
         guarded(lambda: classroom.publish_view(m.code, m.token, page, dict(query), run_id))
         m.published = published
+
+
+def share_run(run_id: str, progress: tuple, record: Callable[[], bytes]) -> None:
+    """The teacher's live run goes to the store for followers on other servers, once per new
+    `progress` (e.g. step and status): `record` makes the bytes only then."""
+    m = membership()
+    if m is None or not m.teacher or m.shared == (run_id, progress):
+        return
+    guarded(lambda: classroom.publish_run(m.code, m.token, run_id, record()))
+    m.shared = (run_id, progress)
+
+
+def shared_run(run_id: str) -> bytes | None:
+    """For a follower whose server does not hold the teacher's run: its record in the store."""
+    m = membership()
+    if m is None:
+        return None
+    return guarded(lambda: classroom.room_run(m.code, run_id))
 
 
 def on_publish(page: str, query: dict[str, str]) -> None:

@@ -289,6 +289,8 @@ def _poll() -> tuple[LiveRun, RunView] | None:
         st.session_state.pop(LIVE, None)
         st.session_state[NOTICE] = tr("train_live.expired")
         st.rerun()
+    progress = (view.status, view.snapshots[-1].step if view.snapshots else 0)
+    room.share_run(live.run_id, progress, lambda: runs.shared_copy(view))
     if view.ended:
         _finish(live, view)
         st.rerun()
@@ -338,7 +340,10 @@ def _live_panel() -> None:
             key=f"train_{action}",
         )
     if view.status is Status.QUEUED:
-        st.info(tr("train_live.queued", position=view.queue_position))
+        if view.wait_s is None:
+            st.info(tr("train_live.queued", position=view.queue_position))
+        else:
+            st.info(tr("train_live.queued_wait", position=view.queue_position, seconds=view.wait_s))
         return
     if view.status is Status.PAUSED:
         st.warning(tr("train_live.paused", step=view.step))
@@ -516,9 +521,12 @@ def _watch_panel(live: LiveRun) -> None:
     """One run, the whole class watching: a follower polls the teacher's run, read-only."""
     try:
         view = run_manager().view(live.run_id)
-    except runs.UnknownRun:
-        st.info(tr("train_live.watch_gone"))
-        return
+    except runs.UnknownRun:  # it trains on another server, or has ended
+        try:
+            view = runs.from_shared(room.shared_run(live.run_id) or b"")
+        except ValueError:  # nothing shared (yet), or not a record this version can read
+            st.info(tr("train_live.watch_gone"))
+            return
     st.info(tr("train_live.watching", step=view.step))
     _show_run(view, live, None, scrub=view.ended, key=f"timeline_watch_{live.run_id}")
 

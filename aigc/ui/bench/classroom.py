@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aigc import classroom
+from aigc.bench import classroom_browser
+from aigc.bench.browser import BrowserError
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import percentile
 from aigc.ui import room
@@ -133,6 +135,11 @@ def run(mode: Mode) -> Section:
             section.figures.append(Figure("follow lag", "ms", [], note=f"page not ready: {e}"))
             return section
         idle = _idle_cpu_s(30)
+    if mode != "smoke":
+        try:
+            section.figures += classroom_browser.figures(APP, changes)
+        except BrowserError as e:
+            section.figures.append(Figure("browser follow lag", "ms", [], note=str(e)))
     section.figures.append(
         Figure(f"30 sessions idly following for {IDLE_S:g} s: CPU", "s", [idle],
                note="30 idle sessions without a room: 0 s")
@@ -141,7 +148,9 @@ def run(mode: Mode) -> Section:
         f"Followers poll every {room.POLL_S:g} s and rerun the whole app on a new view; the "
         f"teacher changes the seed every {CHANGE_EVERY_S:g} s. Both sides are AppTest sessions "
         "in this process, so the followers' reruns compete with the teacher's for the same 2 "
-        "cores, as they would on one server. Not measured here: real browsers, two servers "
-        "sharing PostgreSQL (tests/browser/test_classroom_browser.py checks that it works)."
+        "cores, as they would on one server. The browser figures (not in --smoke) are real "
+        f"Chromium pages, {classroom_browser.FOLLOWERS_PER_SERVER} following on the teacher's "
+        f"server and {classroom_browser.FOLLOWERS_PER_SERVER} on a second server sharing the "
+        "store (PostgreSQL where it can start), the teacher typing a new seed."
     )
     return section

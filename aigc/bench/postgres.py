@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the tests: its own cluster in a temp dir, on a free
+"""A throwaway PostgreSQL server for the tests and the bench: its own cluster in a temp dir, on a free
 loopback port, stopped and deleted at the end. Run as the ``postgres`` user when the tests run
 as root (PostgreSQL refuses to run as root)."""
 
