@@ -23,6 +23,7 @@ from aigc.models import GAN, VAE
 from aigc.render import Look, Steering
 
 OPSET = 17  # onnxruntime-web 1.2x runs it on its CPU (wasm) backend
+SLIDER_INPUTS = ("offsets", "raw_mask", "raw_values", "amount")  # what `moved` reads back
 
 
 class SteeredDecoder(nn.Module):

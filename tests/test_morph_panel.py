@@ -40,11 +40,15 @@ def test_nothing_else_in_the_vendor_folder_is_served():
     assert _get(f"{morph_panel.PREFIX}/PROVENANCE.json").status_code == 404
 
 
-def test_graphs_are_served_by_digest_and_the_oldest_go_first():
+def test_graphs_are_served_by_digest_and_the_least_recently_shelved_go_first():
     shelf = morph_panel.GraphShelf(kept=2)
-    first, _, third = (shelf.put(bytes([i]) * 1000) for i in range(3))
-    assert shelf.get(first) is None
-    assert gzip.decompress(shelf.get(third)) == bytes([2]) * 1000
-    digest = morph_panel.SHELF.put(b"graph")
+    graphs = [morph_panel.Graph.of(bytes([i]) * 1000) for i in range(3)]
+    first, second = (shelf.put(g) for g in graphs[:2])
+    assert first == hashlib.sha256(graphs[0].onnx).hexdigest()
+    shelf.put(graphs[0])  # shelved again by a render: now the newest
+    shelf.put(graphs[2])
+    assert shelf.get(second) is None and shelf.get(first) is not None
+    assert gzip.decompress(shelf.get(graphs[2].digest)) == bytes([2]) * 1000
+    digest = morph_panel.SHELF.put(morph_panel.Graph.of(b"graph"))
     assert gzip.decompress(_get(f"/morph/graph/{digest}.onnx").body) == b"graph"
     assert _get(f"/morph/graph/{'0' * 64}.onnx").status_code == 404
