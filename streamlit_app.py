@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from aigc.ui import preload
+from aigc.ui import morph_panel, preload
 from aigc.ui.i18n import language_ui, tr
 
 log = logging.getLogger("aigc")
@@ -67,4 +67,10 @@ async def warm_start(_app: st.App) -> AsyncIterator[None]:
 if __name__ == "__main__":
     main()
 else:
-    app = st.App(__file__, lifespan=warm_start, on_script_error=friendly_error)
+    # The morph panel's runtime and graphs are served by routes of the app's own.
+    app = st.App(
+        __file__,
+        lifespan=warm_start,
+        on_script_error=friendly_error,
+        routes=morph_panel.routes(),
+    )
