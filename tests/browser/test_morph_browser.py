@@ -92,15 +92,30 @@ class Live:
 
 
 @pytest.fixture
-def live(browser, app_url) -> Iterator[Callable[..., Live]]:
+def opened(browser, app_url) -> Iterator[Callable[..., Live]]:
+    """Explore asked for the morph panel, in a fresh context; `block` aborts requests to
+    URLs matching it (a proxy that blocks WebAssembly, say)."""
     contexts = []
 
-    def open_live(query: str = "") -> Live:
+    def open_page(query: str = "", block: str | None = None) -> Live:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
+        if block:
+            context.route(block, lambda route: route.abort())
         view = Live(context.new_page())
         view.page.goto(f"{app_url}/?sliders=live{query}")
+        return view
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def live(opened) -> Callable[..., Live]:
+    def open_live(query: str = "") -> Live:
+        view = opened(query)
         # Streamlit's sliders first, then the panel's once the graph has painted.
         expect(main(view.page).locator(".morph-sliders input").first).to_be_visible(
             timeout=FIRST_PAINT_MS
@@ -110,9 +125,7 @@ def live(browser, app_url) -> Iterator[Callable[..., Live]]:
         time.sleep(SETTLE_S)
         return view
 
-    yield open_live
-    for context in contexts:
-        context.close()
+    return open_live
 
 
 def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture(live):
@@ -130,8 +143,9 @@ def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture
     for i in range(1, DRAG_STEPS + 1):
         page.mouse.move(x0 + (x1 - x0) * i / DRAG_STEPS, y)
         time.sleep(DRAG_S / DRAG_STEPS)
-    during = len(view.sent) - sent_before
+    # Playwright hands over websocket events during its calls only: this one, then count.
     distinct = page.evaluate("() => { window.__sampling = false; return window.__hashes.size; }")
+    during = len(view.sent) - sent_before
     page.mouse.up()
     view.settle(lambda: view.server_png.get_attribute("src") != before)
     after = len(view.sent) - sent_before - during
@@ -171,3 +185,20 @@ def test_the_panel_speaks_the_pages_language(live):
     view.page.get_by_test_id("stSidebar").get_by_role("combobox").click()
     view.page.get_by_role("option", name="English").click()
     expect(view.slider("Direction 1 · ")).to_be_visible()
+
+
+def test_where_the_runtime_cannot_load_streamlits_sliders_stay_with_a_notice(opened):
+    view = opened(block="**/*.wasm")
+    notice = main(view.page).get_by_text("The live preview could not start in this browser")
+    expect(notice).to_be_visible(timeout=FIRST_PAINT_MS)
+    sliders = main(view.page).get_by_test_id("stSlider")
+    expect(sliders.first).to_be_visible()
+    expect(main(view.page).get_by_test_id("stImage")).to_have_count(1)
+    assert main(view.page).locator(".morph-sliders input").count() == 0
+    # They still work: a key press is a new picture from the server.
+    before = main(view.page).get_by_test_id("stImage").locator("img").get_attribute("src")
+    view.slider("Direction 1").focus()
+    view.page.keyboard.press("End")
+    img = main(view.page).get_by_test_id("stImage").locator("img")
+    expect(img).not_to_have_attribute("src", before)
+    expect_no_exception(view.page)
