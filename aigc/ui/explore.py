@@ -174,7 +174,7 @@ def _panel_ready() -> None:
 def _panel_failed() -> None:
     reason = st.session_state["ex_morph"]["failed"]
     if reason:
-        log.warning("morph panel failed in a browser, back to native sliders: %.200s", reason)
+        log.warning("morph panel failed in a browser, back to native sliders: %.200r", reason)
         st.session_state[_LIVE] = "failed"
 
 

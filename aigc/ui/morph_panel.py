@@ -198,7 +198,8 @@ def picture(
         "role": "picture",
         "ort_url": f"{base}{PREFIX}/{ORT_MODULE}",
         "wasm_url": f"{base}{PREFIX}/{ORT_WASM}",
-        "png": "data:image/png;base64," + base64.b64encode(png).decode(),
+        # Only where it is seen: a hidden picture would resend it with every rerun.
+        "png": "data:image/png;base64," + base64.b64encode(png).decode() if show else "",
         "alt": alt,
         "show": show,
         "report": report,

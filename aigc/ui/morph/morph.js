@@ -165,7 +165,7 @@ class Picture {
     this.data = data;
     this.setStateValue = setStateValue;
     this.root.hidden = !data.show;
-    this.img.src = data.png;
+    if (data.png) this.img.src = data.png;
     this.img.alt = data.alt;
     this.canvas.setAttribute("aria-label", data.alt);
     this.group = group(data.group);
@@ -173,7 +173,7 @@ class Picture {
     this.showCanvas(this.paintedUrl === data.graph_url);
     this.group.take(data);
     this.group.load(data).then(
-      () => this.group.paint(),
+      () => { if (this.paintedUrl !== this.group.graphUrl) this.group.paint(); },
       (error) => this.fail(data.graph_url, error),
     );
   }
