@@ -10,14 +10,18 @@ AppTest runs no JavaScript: the tests send the panel's state the way its browser
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 import pytest
+import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
-from aigc.ui import morph_panel
+from aigc import morph
+from aigc.models import GAN, GANConfig
+from aigc.ui import morph_panel, pictures
 from tests.test_app import app, healthy, images, needs
 
 pytestmark = needs["gan_mnist"]
@@ -180,3 +184,37 @@ def test_the_panels_labels_follow_the_language():
     labels = [s["label"] for s in panel_data(panels(at)["ex_morph_directions"])["sliders"]]
     assert labels[0].startswith("方向 1 · ")
     assert panel_data(panels(at)["ex_morph"])["alt"].startswith("图像")
+
+
+def test_a_shipped_models_graph_is_exported_once_per_server(monkeypatch, request):
+    exports = []
+    monkeypatch.setattr(morph, "export_onnx", lambda *a: exports.append(a) or b"onnx")
+    pictures._shared_graph.clear()
+    request.addfinalizer(pictures._shared_graph.clear)  # the stand-in must not outlive it
+    first, second = app().run(), app().run()  # two sessions
+    second.slider(key="ex_pc0").set_value(1.0).run()
+    assert len(exports) == 1
+    urls = {panel_data(panels(at)["ex_morph"])["graph_url"] for at in (first, second)}
+    assert urls == {f"/morph/graph/{hashlib.sha256(b'onnx').hexdigest()}.onnx"}
+
+
+def test_a_sessions_own_model_is_exported_once_into_that_session_only(monkeypatch):
+    exports = []
+    real = morph.export_onnx
+    monkeypatch.setattr(morph, "export_onnx", lambda *a: exports.append(a) or real(*a))
+    torch.manual_seed(0)
+    mine = GAN(GANConfig(z_dim=8, g_width=8, d_width=8)).eval().requires_grad_(False)
+    at = app()
+    at.session_state["custom_models"] = {"mine": mine}
+    at.query_params["model"] = "mine"
+    at.run()
+    send(at, "ex_morph", ready=True)
+    assert not at.exception and at.selectbox(key="ex_model").value == "mine"
+    assert len(exports) == 1 and exports[0][0] is mine
+    (graph,) = at.session_state["_morph_graphs"].values()
+    url = panel_data(panels(at)["ex_morph"])["graph_url"]
+    assert url == f"/morph/graph/{hashlib.sha256(graph.onnx).hexdigest()}.onnx"
+    assert morph_panel.SHELF.get(graph.digest) is not None  # served to whoever has the digest
+    other = app().run()  # another session neither holds nor points at it
+    assert "_morph_graphs" not in other.session_state
+    assert panel_data(panels(other)["ex_morph"])["graph_url"] != url
