@@ -167,11 +167,15 @@ def slider_mode() -> str:
 
 
 def _panel_ready() -> None:
+    """The hidden panel painted in this browser: from the next run on it draws the sliders
+    (once per session; a later failure still wins)."""
     if st.session_state["ex_morph"]["ready"] and st.session_state.get(_LIVE) != "failed":
         st.session_state[_LIVE] = "ready"
 
 
 def _panel_failed() -> None:
+    """The runtime or the graph did not load here: Streamlit's sliders for the rest of the
+    session, since a browser that failed once (no WebAssembly, a blocked download) will again."""
     reason = st.session_state["ex_morph"]["failed"]
     if reason:
         log.warning("morph panel failed in a browser, back to native sliders: %.200r", reason)
@@ -197,6 +201,8 @@ def take_released(kind: str, released: dict[str, list[float]]) -> None:
 
 
 def _on_released(kind: str, key: str, shapes: dict[str, int]) -> None:
+    """A block's on_released_change: runs before the rerun, as a slider's on_change does, so
+    the run draws the released look. `shapes` are the inputs the block was given."""
     released = morph_panel.released(st.session_state[key]["released"], shapes)
     if released is not None:  # anything else did not come from the panel: ignored
         take_released(kind, released)
