@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from aigc.ui import preload, room
+from aigc.ui import morph_panel, preload, room
 from aigc.ui.i18n import language_ui, tr
 
 log = logging.getLogger("aigc")
@@ -70,6 +70,10 @@ async def warm_start(_app: st.App) -> AsyncIterator[None]:
 if __name__ == "__main__":
     main()
 else:
+    # The app's own routes: the morph panel's runtime and graphs, the followers' pulse.
     app = st.App(
-        __file__, lifespan=warm_start, on_script_error=friendly_error, routes=room.routes()
+        __file__,
+        lifespan=warm_start,
+        on_script_error=friendly_error,
+        routes=[*morph_panel.routes(), *room.routes()],
     )

@@ -23,17 +23,19 @@ def seed_latents(seeds: Sequence[int], dim: int) -> torch.Tensor:
 def steer(
     z: torch.Tensor,
     directions: torch.Tensor,
-    coefficients: Sequence[float],
+    coefficients: Sequence[float] | torch.Tensor,
     attribute: torch.Tensor | None = None,
-    amount: float = 0.0,
+    amount: float | torch.Tensor = 0.0,
 ) -> torch.Tensor:
     """Move latents (..., D) by sum_i c_i * directions[i] (+ amount * attribute).
 
     Extra coefficients beyond the directions a model has are ignored, so a link made for a
-    model with more directions still opens on one with fewer.
+    model with more directions still opens on one with fewer. Coefficients (k,) or (B, k) and
+    the amount may be tensors, so the same lines run traced inside `aigc.morph`'s ONNX graph.
     """
-    k = min(len(coefficients), len(directions))
-    offset = torch.as_tensor(list(coefficients[:k]), dtype=z.dtype) @ directions[:k]
+    c = coefficients if torch.is_tensor(coefficients) else torch.tensor(coefficients, dtype=z.dtype)
+    k = min(c.shape[-1], directions.shape[0])
+    offset = c[..., :k] @ directions[:k]
     if attribute is not None:
         offset = offset + amount * attribute
     return z + offset
@@ -44,12 +46,19 @@ def class_weights(
 ) -> torch.Tensor:
     """(n, K) class weights (1 - a) * onehot(label) + a * onehot(blend_to): a conditional
     generator fed these draws a class between the two ("a 3 turning into an 8")."""
-    w = torch.zeros(num_classes)
-    w[label] = 1.0
+    eye = torch.eye(num_classes)
+    w = eye[label]
     if blend_to is not None and amount:
-        w = (1 - amount) * w
-        w[blend_to] += amount
+        w = blend_classes(w, eye[blend_to], torch.tensor(amount))
     return w.expand(n, num_classes).clone()
+
+
+def blend_classes(
+    label_weights: torch.Tensor, target_weights: torch.Tensor, amount: torch.Tensor
+) -> torch.Tensor:
+    """(1 - amount) * label_weights + amount * target_weights, in float32 throughout: one
+    expression for the page's blend and the browser's (`aigc.morph`), so both round alike."""
+    return (1 - amount) * label_weights + amount * target_weights
 
 
 def class_ramp(num_classes: int, start: int, end: int, n: int) -> torch.Tensor:

@@ -181,7 +181,10 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
     with contextlib.ExitStack() as servers:
         # One server at a time up to its first paint, so neither start is timed with the other.
         for name, script, query in (("explore", app, ""), ("static", static_app, "/?sliders=1")):
-            url, started, _ = servers.enter_context(server(script, app.parent))
+            # Streamlit's own sliders: this measures the server's render path (the morph
+            # panel's browser-side figures are the morph section's).
+            native = {"AIGC_SLIDERS": "native"}
+            url, started, _ = servers.enter_context(server(script, app.parent, native))
             urls[name] = url + query
             page = chromium.new_page()
             first[name] = _first_paint_ms(page, urls[name], started)

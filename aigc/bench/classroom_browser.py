@@ -171,7 +171,8 @@ def figures(app: Path, changes: int, idle_tabs: int) -> list[Figure]:
     """Follow lag with FOLLOWERS_PER_SERVER browsers on each of two servers sharing a store,
     and the server CPU of `idle_tabs` tabs idly following against as many idle tabs."""
     with _store() as (url, kind), chromium() as browser:
-        env = {"AIGC_DB_URL": url, "AIGC_TRAIN_CORES": "1"}
+        # Streamlit's pictures (not the morph panel's canvas): the lag is the server's path.
+        env = {"AIGC_DB_URL": url, "AIGC_TRAIN_CORES": "1", "AIGC_SLIDERS": "native"}
         with server(app, app.parent, env) as a, server(app, app.parent, env) as b:
             code = classroom.open_room("bench").room.code
             lags, missed = _lags(browser, (a.url, b.url), changes)

@@ -8,20 +8,30 @@ The page turns widgets into a `Look`; what the look shows is the render path's b
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, replace
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from aigc import render
+from aigc import morph, render
 from aigc.data import DATASETS
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
-from aigc.ui import feedback, models, pictures, state, widgets
+from aigc.ui import feedback, models, morph_panel, pictures, state, widgets
 from aigc.ui.i18n import tr
+
+log = logging.getLogger(__name__)
 
 PAGE = "explore"
 MODES = ("single", "grid", "compare", "gate")
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
+SLIDERS_ENV = "AIGC_SLIDERS"  # "native": Streamlit's own sliders for every visitor
+SLIDERS_PARAM = "sliders"  # ?sliders=native (or =live): the same choice, for one session
+SLIDER_CHOICES = ("live", "native")
+_LIVE = "ex_live"  # session state: "ready" once the panel painted in this browser, or "failed"
+_GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
@@ -96,6 +106,9 @@ class View:
 def page() -> None:
     st.title(tr("explore.title"))
     st.caption(tr("explore.intro"))
+    asked = st.query_params.get(SLIDERS_PARAM)
+    if asked in SLIDER_CHOICES:  # kept for the session: the page's own links leave it out
+        st.session_state["ex_sliders"] = asked
     state.restore(PAGE, SCHEMA, _restore, first_key="ex_kind")
     kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
     if label is None:
@@ -140,33 +153,158 @@ def _other_view(v: View) -> View | None:
 # --- one image ------------------------------------------------------------------------------
 
 
+def slider_mode() -> str:
+    """Who draws the single view's sliders. "live": the morph panel, repainting in the
+    browser while dragged. "probe": Streamlit's own, while a hidden panel loads the runtime
+    and the graph and says whether it painted (nothing changes for a browser where it never
+    can: no WebAssembly, a blocked download, a script error). "native": Streamlit's own only,
+    when asked for (`SLIDERS_PARAM`, `SLIDERS_ENV`) or when the panel failed here."""
+    ss = st.session_state
+    choice = ss.get("ex_sliders") or os.environ.get(SLIDERS_ENV, "live")
+    if choice == "native" or ss.get(_LIVE) == "failed":
+        return "native"
+    return "live" if ss.get(_LIVE) == "ready" else "probe"
+
+
+def _panel_ready() -> None:
+    """The hidden panel painted in this browser: from the next run on it draws the sliders
+    (once per session; a later failure still wins)."""
+    if st.session_state["ex_morph"]["ready"] and st.session_state.get(_LIVE) != "failed":
+        st.session_state[_LIVE] = "ready"
+
+
+def _panel_failed() -> None:
+    """The runtime or the graph did not load here: Streamlit's sliders for the rest of the
+    session, since a browser that failed once (no WebAssembly, a blocked download) will again."""
+    reason = st.session_state["ex_morph"]["failed"]
+    if reason:
+        log.warning("morph panel failed in a browser, back to native sliders: %.200r", reason)
+        st.session_state[_LIVE] = "failed"
+
+
+def take_released(kind: str, released: dict[str, list[float]]) -> None:
+    """The values a person left the panel's sliders at, as the session state Streamlit's
+    own sliders keep (and clamped to their ranges): the link, the rating, the room and a
+    later fallback to native sliders all read them from there."""
+    ss = st.session_state
+    look = morph.moved(Look(), released)
+    pc, raw = SCHEMA["pc"], SCHEMA["raw"]
+    for i, c in enumerate(look.directions[:DIRECTIONS]):
+        ss[f"ex_pc{i}"] = min(max(c, pc.lo), pc.hi)
+    ss["ex_raw"] = {j: min(max(x, raw.lo), raw.hi) for j, x in look.raw if j < raw.size}
+    for j in range(raw.size):  # Streamlit's raw sliders start again from ex_raw
+        ss.pop(f"ex_z{j}", None)
+    if "amount" in released:
+        name = "blend" if kind == "gan" else "push"
+        amount = SCHEMA[name]
+        ss[f"ex_{name}"] = min(max(look.amount, amount.lo), amount.hi)
+
+
+def _on_released(kind: str, key: str, shapes: dict[str, int]) -> None:
+    """A block's on_released_change: runs before the rerun, as a slider's on_change does, so
+    the run draws the released look. `shapes` are the inputs the block was given."""
+    released = morph_panel.released(st.session_state[key]["released"], shapes)
+    if released is not None:  # anything else did not come from the panel: ignored
+        take_released(kind, released)
+
+
 @st.fragment
 def _single_view(v: View) -> None:
     """Picture first: beside its sliders on a wide screen, above them on a phone. The direction
-    sliders come first among the controls, so at 1280 x 720 they are in view with the picture."""
+    sliders come first among the controls, so at 1280 x 720 they are in view with the picture.
+
+    With the morph panel ("live"), each block of sliders is a panel instance drawn where
+    Streamlit's sliders would be, into a slot kept while the rest of the look is read."""
+    mode = slider_mode()
+    slots: dict[str, DeltaGenerator] | None = {} if mode == "live" else None
     picture, controls = st.columns([4, 5], gap="large")
     with controls:
-        coefficients = _direction_sliders_ui(v)
-        look = _look_ui(v)
-        raw = _raw_latent_ui(v, look.seed)
+        coefficients = _direction_sliders_ui(v, slots)
+        look = _look_ui(v, slots=slots)
+        raw = _raw_latent_ui(v, look.seed, slots)
     look = replace(look, directions=coefficients, raw=raw)
     frame = pictures.image(v.model, v.classifier, v.steering, v.key, look)
     with picture:
-        widgets.image_ui(frame.png)
+        if mode == "live":
+            _panel_ui(v, look, frame, slots)
+        else:
+            widgets.image_ui(frame.png)
+        if st.session_state.get(_LIVE) == "failed":
+            st.caption(tr("explore.live_failed"))
         widgets.readout_ui(frame, v.dataset)
         query = _publish()
         state.share_ui(query)
         feedback.image_actions_ui("ex_rate", _rated(v, look, frame.z, query), frame.png, False)
+        if mode == "probe":  # last: a first export never holds back the picture above
+            _panel_ui(v, look, frame, None)
 
 
-def _look_ui(v: View, amount: bool = True) -> Look:
+def _panel_ui(
+    v: View, look: Look, frame: render.Frame, slots: dict[str, DeltaGenerator] | None
+) -> None:
+    """The panel's picture (hidden while it is only being tried) and its slider blocks."""
+    graph = pictures.graph(v.model, v.steering, v.key, v.dataset)
+    inputs = morph.morph_inputs(v.model, v.steering, look)
+    live = slots is not None
+    morph_panel.picture(
+        _GROUP,
+        graph,
+        inputs,
+        png=frame.png,
+        alt=tr("explore.live_alt"),
+        show=live,
+        report=not live,
+        key="ex_morph",
+        on_ready=_panel_ready,
+        on_failed=_panel_failed,
+    )
+    shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
+    for name, slot in (slots or {}).items():
+        key = f"ex_morph_{name}"
+        with slot:
+            morph_panel.sliders(
+                _GROUP,
+                graph,
+                inputs,
+                _panel_sliders(v, name),
+                columns={"directions": 2, "raw": 4}.get(name, 1),
+                key=key,
+                on_released=lambda key=key: _on_released(v.kind, key, shapes),
+            )
+
+
+def _panel_sliders(v: View, block: str) -> list[morph_panel.Slider]:
+    """The panel's sliders of one block, labelled as Streamlit's own are."""
+    if block == "directions":
+        return [
+            morph_panel.Slider("offsets", i, tr("explore.pc", i=i + 1, p=p), -3.0, 3.0, 0.1)
+            for i, p in enumerate(v.steering.variance_ratio)
+        ]
+    if block == "amount":
+        gan = v.kind == "gan"
+        name = "blend" if gan else "push"
+        lo, hi = (0.0, 1.0) if gan else (-3.0, 3.0)
+        step = 0.05 if gan else 0.1
+        help_text = tr(f"explore.{name}_help")
+        return [
+            morph_panel.Slider("amount", 0, tr(f"explore.{name}"), lo, hi, step, help=help_text)
+        ]
+    return [
+        morph_panel.Slider(
+            "raw_values", j, f"z{j}", -RAW_RANGE, RAW_RANGE, 0.01, aria=tr("explore.z_aria", j=j)
+        )
+        for j in range(v.model.latent_dim)
+    ]
+
+
+def _look_ui(v: View, amount: bool = True, slots: dict[str, DeltaGenerator] | None = None) -> Look:
     """Class, seed, and the class to move towards with how far: the look's discrete part."""
     cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
     seed = widgets.seed_ui("ex_seed")
     if not render.moves_class(v.model):
         return Look(seed=seed, label=cls)
     target = _target_ui(v)
-    return Look(seed=seed, label=cls, target=target, amount=_amount_ui(v) if amount else 0.0)
+    return Look(seed=seed, label=cls, target=target, amount=_amount_ui(v, slots) if amount else 0.0)
 
 
 def _rated(v: View, look: Look, z: tuple[float, ...], query: dict[str, str]) -> feedback.Rated:
@@ -181,10 +319,16 @@ def _rated(v: View, look: Look, z: tuple[float, ...], query: dict[str, str]) -> 
     )
 
 
-def _direction_sliders_ui(v: View) -> tuple[float, ...]:
-    """One row per pair of sliders, so a narrow screen stacks them in order 1, 2, 3, ..."""
+def _direction_sliders_ui(
+    v: View, slots: dict[str, DeltaGenerator] | None = None
+) -> tuple[float, ...]:
+    """One row per pair of sliders, so a narrow screen stacks them in order 1, 2, 3, ...
+    With `slots`, the morph panel will draw them: a slot is kept, the values are the state's."""
     st.markdown(f"**{tr('explore.directions')}**", help=tr("explore.directions_help"))
     ratio = v.steering.variance_ratio
+    if slots is not None:
+        slots["directions"] = st.container()
+        return tuple(st.session_state[f"ex_pc{i}"] for i in range(len(ratio)))
     coefficients = []
     for row in range(0, len(ratio), 2):
         for col, i in zip(st.columns(2), range(row, min(row + 2, len(ratio))), strict=False):
@@ -213,10 +357,13 @@ def _target_ui(v: View) -> int:
     )
 
 
-def _amount_ui(v: View) -> float:
+def _amount_ui(v: View, slots: dict[str, DeltaGenerator] | None = None) -> float:
     """How far towards the target class: a blend weight in [0, 1] for GANs, a multiple of
     the attribute vector for VAEs (negative pushes away)."""
     gan = v.kind == "gan"
+    if slots is not None:
+        slots["amount"] = st.container()
+        return st.session_state["ex_blend" if gan else "ex_push"]
     return st.slider(
         tr("explore.blend" if gan else "explore.push"),
         *((0.0, 1.0) if gan else (-3.0, 3.0)),
@@ -227,10 +374,13 @@ def _amount_ui(v: View) -> float:
     )
 
 
-def _raw_latent_ui(v: View, seed: int) -> tuple[tuple[int, float], ...]:
+def _raw_latent_ui(
+    v: View, seed: int, slots: dict[str, DeltaGenerator] | None = None
+) -> tuple[tuple[int, float], ...]:
     """The user's edits of the seed's z (`ex_raw`: index -> value), each coordinate on a slider
     while the expander is open. The sliders exist only while it is open: every session-state
-    key costs each slider call a little, and a GAN has 32 of them."""
+    key costs each slider call a little, and a GAN has 32 of them. With `slots`, the morph
+    panel draws them, and `ex_raw` is what it released."""
     ss = st.session_state
     dim = v.model.latent_dim
     if ss.get("ex_raw_for") != (v.key, seed):  # a new seed or model starts from its own z
@@ -242,19 +392,26 @@ def _raw_latent_ui(v: View, seed: int) -> tuple[tuple[int, float], ...]:
     edits = {j: x for j, x in ss["ex_raw"].items() if j < dim}
     raw = st.expander(tr("explore.raw"), key="ex_raw_open", on_change="rerun")
     if raw.open:
-        base = render.base_latent(v.model, seed)
         with raw:
             st.caption(tr("explore.raw_caption"))
-            cols = st.columns(4)
-            for j in range(dim):
-                ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
-                cols[j % 4].slider(
-                    f"z{j}", -RAW_RANGE, RAW_RANGE, step=0.01, key=f"ex_z{j}", format="%.2f"
-                )
-        values = [ss[f"ex_z{j}"] for j in range(dim)]
-        edits = {j: x for j, x in enumerate(values) if abs(x - base[j]) > 1e-6}
+            if slots is not None:
+                slots["raw"] = st.container()
+            else:
+                edits = _raw_sliders_ui(v, seed, edits)
     ss["ex_raw"] = edits
     return tuple(sorted(edits.items()))
+
+
+def _raw_sliders_ui(v: View, seed: int, edits: dict[int, float]) -> dict[int, float]:
+    """Streamlit's slider per coordinate, four to a row; returns the edits they hold."""
+    ss = st.session_state
+    base = render.base_latent(v.model, seed)
+    cols = st.columns(4)
+    for j in range(v.model.latent_dim):
+        ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
+        cols[j % 4].slider(f"z{j}", -RAW_RANGE, RAW_RANGE, step=0.01, key=f"ex_z{j}", format="%.2f")
+    values = [ss[f"ex_z{j}"] for j in range(v.model.latent_dim)]
+    return {j: x for j, x in enumerate(values) if abs(x - base[j]) > 1e-6}
 
 
 # --- grid, comparison, quality gate ---------------------------------------------------------

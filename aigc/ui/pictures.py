@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aigc import render
+from aigc import morph, render
 from aigc.render import Animation, Frame, Gate, Look, Mosaic, Steering
 from aigc.ui import models
+from aigc.ui.morph_panel import Graph
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -21,6 +22,26 @@ def steering(_model: models.Model, key: str, dataset: str) -> Steering:
     """Directions per model, computed once per server for shipped models and once per session
     model (the key is its token). Shared read-only."""
     return render.steering(_model, models.heldout(dataset))
+
+
+@st.cache_resource(show_spinner=False, max_entries=len(models.SHIPPED))
+def _shared_graph(_model: models.Model, _steering: Steering, key: str, dataset: str) -> Graph:
+    return Graph.of(morph.export_onnx(_model, _steering))
+
+
+def graph(model: models.Model, steering: Steering, key: str, dataset: str) -> Graph:
+    """The model with its slider directions as the browser's ONNX graph (`aigc.morph`),
+    exported once: per server for a shipped model, per session for a session's own (kept in
+    its session state, so no other session's cache holds its weights)."""
+    if key in models.SHIPPED:
+        return _shared_graph(model, steering, key, dataset)
+    own = st.session_state.setdefault("_morph_graphs", {})
+    if (key, dataset) not in own:
+        live = {models.model_key(label, m) for label, m in models.session_models().items()}
+        for gone in [k for k in own if k[0] not in live]:  # models the session let go of
+            del own[gone]
+        own[(key, dataset)] = Graph.of(morph.export_onnx(model, steering))
+    return own[(key, dataset)]
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)

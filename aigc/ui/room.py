@@ -29,6 +29,7 @@ from starlette.routing import Route
 from aigc import classroom
 from aigc.classroom import RoomError
 from aigc.ui.i18n import error_text, tr
+from aigc.ui.served import base_path
 
 MEMBERSHIP = "room_membership"  # session_state: this session's Membership, if in a room
 POLL_S = 0.5  # a follower sees the teacher's change within about this, plus one rerun
@@ -252,12 +253,6 @@ def sidebar_ui() -> None:
 # -- the pulse a follower's page polls -------------------------------------------------------
 
 PULSE_PATH = "/_aigc/room-pulse"
-
-
-def base_path() -> str:
-    """Where the app is served below the host (server.baseUrlPath), for the app's own routes."""
-    base = (st.get_option("server.baseUrlPath") or "").strip("/")
-    return f"/{base}" if base else ""
 
 
 @functools.cache

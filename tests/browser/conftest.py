@@ -1,7 +1,8 @@
 """A real server and a real Chromium for the browser tests.
 
 One Streamlit server per test session on a free loopback port (feedback in a temporary
-database, one training core, two runs at once), and one headless Chromium; each test gets
+database, one training core, two runs at once, Streamlit's sliders on Explore unless a test
+asks for the morph panel), and one headless Chromium; each test gets
 its own browser context, so its own Streamlit session.
 """
 
@@ -63,6 +64,9 @@ def serve(db: Path, log_dir: Path) -> Iterator[str]:
         "AIGC_FEEDBACK_DB": str(db),
         "AIGC_TRAIN_CORES": "1",
         "AIGC_MAX_RUNS": "2",
+        # Explore's own sliders and picture, which these tests drive; the morph panel's
+        # tests (test_morph_browser.py) ask for it with ?sliders=live.
+        "AIGC_SLIDERS": "native",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     log_path = log_dir / f"server-{port}.log"

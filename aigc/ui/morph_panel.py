@@ -1,0 +1,252 @@
+"""The morph panel: sliders whose picture repaints in the browser while they are dragged.
+
+The browser runs the model's ONNX graph (`aigc.morph`) with ONNX Runtime Web on every `input`
+event and paints the 28x28 pixels on a canvas; only on release (`change`) does the value go
+back to Python, once per gesture, through the component's state.
+
+One panel is several instances of one component, so a page keeps its layout: a `picture`
+(the canvas, over the server's PNG until the graph has painted) and `sliders` blocks, each
+where the page's own sliders would be. They share one `group` in the browser (morph.js).
+
+How the bytes reach the browser. The app is an `st.App` (streamlit_app.py), and an `st.App`
+takes Starlette routes of its own (Streamlit 1.67, `starlette_app.App(routes=...)`; only
+`/_stcore/`, `/media/`, `/component/` and `/static/` are reserved). `routes()` serves
+ONNX Runtime Web's module and `.wasm` from the committed `.gz` files with
+`Content-Encoding: gzip` (3.7 MB on the wire for the 14 MB binary), and each model's graph
+by its sha256. The alternatives, read in the same source:
+
+- components v2 `asset_dir` is found only through an installed distribution's
+  `pyproject.toml` (`components/v2/manifest_scanner.py`), so `pip install -r requirements.txt`
+  alone would not find it;
+- `server.enableStaticServing` sends `.wasm` as `application/wasm` (`guess_content_type`), but
+  Streamlit's GZip middleware re-compresses every response at level 9 on every request: a
+  full second of a 2-core server per visitor for the binary, and 14 MB committed raw;
+- inline (`js=`, the bytes in `data`) puts the payload into the element's protobuf, sent again
+  whenever the panel's data changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from aigc.ui.served import base_path
+
+HERE = Path(__file__).resolve().parent / "morph"
+VENDOR = HERE / "vendor"
+PROVENANCE = json.loads((VENDOR / "PROVENANCE.json").read_text())
+ORT_MODULE, ORT_WASM = "ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm"
+PREFIX = f"/morph/ort-{PROVENANCE['version']}"  # the version in the path: cached for a year
+TYPES = {ORT_MODULE: "text/javascript", ORT_WASM: "application/wasm"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+GRAPHS_KEPT = 32  # a conv VAE's graph is 5 MB: at most ~160 MB held for recent models
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One range input: which graph input it moves, and how."""
+
+    input: str  # "offsets", "raw_values" (its "raw_mask" is set on first touch) or "amount"
+    index: int
+    label: str  # shown beside it
+    min: float
+    max: float
+    step: float
+    aria: str = ""  # its aria-label where the visible label is terse ("z3"); else `label`
+    help: str = ""  # a tooltip
+
+
+@dataclass(frozen=True)
+class Graph:
+    """An exported graph and its sha256, hashed once: the panel re-shelves it on every
+    render, and a 5 MB graph would cost a hash each time."""
+
+    onnx: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, onnx: bytes) -> Graph:
+        return cls(onnx, hashlib.sha256(onnx).hexdigest())
+
+
+class GraphShelf:
+    """The graphs the panels on this server point at, gzip-compressed once, by sha256: the
+    route serves them to whichever session asks, and nothing lists them, so a session's own
+    model is fetched only by whoever has its digest. Bounded; the least recently shelved go
+    first, and every render shelves its graph again, so a page's graph is always there."""
+
+    def __init__(self, kept: int = GRAPHS_KEPT):
+        self._kept = kept
+        self._graphs: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, graph: Graph) -> str:
+        with self._lock:
+            if graph.digest in self._graphs:
+                self._graphs.move_to_end(graph.digest)
+                return graph.digest
+        packed = gzip.compress(graph.onnx, compresslevel=1, mtime=0)  # outside the lock
+        with self._lock:
+            self._graphs[graph.digest] = packed
+            self._graphs.move_to_end(graph.digest)
+            while len(self._graphs) > self._kept:
+                self._graphs.popitem(last=False)
+        return graph.digest
+
+    def get(self, digest: str) -> bytes | None:
+        with self._lock:
+            return self._graphs.get(digest)
+
+
+SHELF = GraphShelf()
+
+
+def _gzipped(request: Request, packed: bytes, media_type: str) -> Response:
+    """Precompressed bytes as they are, or inflated for the rare client that takes no gzip.
+    The Content-Encoding header also keeps Streamlit's GZip middleware from compressing again."""
+    headers = {"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            packed, media_type=media_type, headers=headers | {"Content-Encoding": "gzip"}
+        )
+    return Response(gzip.decompress(packed), media_type=media_type, headers=headers)
+
+
+@cache
+def _vendored(name: str) -> bytes:
+    return (VENDOR / PROVENANCE["files"][name]["served_as"]).read_bytes()
+
+
+async def _runtime_file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in TYPES:
+        return Response(status_code=404)
+    return _gzipped(request, _vendored(name), TYPES[name])
+
+
+async def _graph(request: Request) -> Response:
+    packed = SHELF.get(request.path_params["digest"])
+    if packed is None:
+        return Response(status_code=404)
+    return _gzipped(request, packed, "application/octet-stream")
+
+
+def routes() -> list[BaseRoute]:
+    """What `st.App(routes=...)` needs for the panel: the runtime and the graphs."""
+    base = base_path()
+    return [
+        Route(f"{base}{PREFIX}/{{name}}", _runtime_file, methods=["GET"]),
+        Route(f"{base}/morph/graph/{{digest}}.onnx", _graph, methods=["GET"]),
+    ]
+
+
+@cache
+def _component():
+    return st.components.v2.component(
+        "aigc_morph_panel",
+        js=(HERE / "morph.js").read_text(),
+        css=(HERE / "morph.css").read_text(),
+    )
+
+
+def _common(group: str, graph: Graph, inputs: dict[str, list[float]]) -> dict[str, object]:
+    """What every instance of one panel is sent: the inputs of the look Python rendered,
+    stamped so the browser resyncs its sliders only when they changed."""
+    base = base_path()
+    url = f"{base}/morph/graph/{SHELF.put(graph)}.onnx"
+    stamp = hashlib.sha1(json.dumps([url, inputs]).encode()).hexdigest()
+    return {"group": group, "graph_url": url, "inputs": inputs, "stamp": stamp}
+
+
+def picture(
+    group: str,
+    graph: Graph,
+    inputs: dict[str, list[float]],
+    *,
+    png: bytes,
+    alt: str,
+    show: bool,
+    report: bool,
+    key: str,
+    on_ready: Callable[[], None],
+    on_failed: Callable[[], None],
+) -> None:
+    """The panel's picture: the server's `png` until the browser has run the graph (a model
+    `aigc.morph.export_onnx` made) at `inputs` (`aigc.morph.morph_inputs`), then the canvas
+    the sliders repaint. Hidden unless `show`. With `report`, it sets its state "ready" once
+    painted; it sets "failed" (a reason) if the runtime or the graph did not load. `alt`
+    describes the picture to screen readers."""
+    base = base_path()
+    data = _common(group, graph, inputs) | {
+        "role": "picture",
+        "ort_url": f"{base}{PREFIX}/{ORT_MODULE}",
+        "wasm_url": f"{base}{PREFIX}/{ORT_WASM}",
+        # Only where it is seen: a hidden picture would resend it with every rerun.
+        "png": "data:image/png;base64," + base64.b64encode(png).decode() if show else "",
+        "alt": alt,
+        "show": show,
+        "report": report,
+    }
+    _component()(
+        data=data,
+        key=key,
+        default={"ready": False, "failed": None},
+        on_ready_change=on_ready,
+        on_failed_change=on_failed,
+    )
+
+
+def sliders(
+    group: str,
+    graph: Graph,
+    inputs: dict[str, list[float]],
+    specs: Sequence[Slider],
+    *,
+    columns: int,
+    key: str,
+    on_released: Callable[[], None],
+) -> None:
+    """A block of the panel's sliders, `columns` to a row, moving the `group`'s picture
+    while dragged. On release (or a key press) the block's state "released" becomes the
+    slider inputs as the person left them (`released` checks them); `on_released` runs
+    before the rerun, as a widget's on_change does."""
+    data = _common(group, graph, inputs) | {
+        "role": "sliders",
+        "sliders": [asdict(s) for s in specs],
+        "columns": columns,
+    }
+    # "released", not "values": the result is a dict, and `.values` is its method.
+    _component()(data=data, key=key, default={"released": None}, on_released_change=on_released)
+
+
+def released(payload: object, shapes: dict[str, int]) -> dict[str, list[float]] | None:
+    """A "released" state as the browser sent it, if it has exactly the slider inputs of
+    `shapes` (name -> length), each a list of finite numbers; else None. Anything may come
+    over the websocket, so nothing else is taken."""
+    if not isinstance(payload, dict) or set(payload) != set(shapes):
+        return None
+    checked = {}
+    for name, n in shapes.items():
+        values = payload[name]
+        if not isinstance(values, list) or len(values) != n:
+            return None
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+            return None
+        if not all(math.isfinite(x) for x in values):
+            return None
+        checked[name] = [float(x) for x in values]
+    return checked

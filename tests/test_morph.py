@@ -1,0 +1,103 @@
+"""The browser's graph (`aigc.morph`) paints what the server paints, look for look."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from aigc import morph, render, weights
+from aigc.data import load_shipped
+from aigc.models import GAN, VAE, GANConfig, VAEConfig
+from aigc.render import Look
+
+ort = pytest.importorskip("onnxruntime")
+
+LOOKS = [
+    Look(seed=3, label=7),
+    Look(seed=5, label=2, directions=(1.5, -2.0, 0.5)),
+    Look(seed=9, label=1, raw=((0, 2.0), (3, -1.0), (400, 5.0))),  # 400: beyond D, dropped
+    Look(seed=11, label=4, target=8, amount=0.4, directions=(0, 0, 0, 0, 0, 3)),
+    Look(seed=13, target=3, amount=-1.5, directions=(-3, 3, -3, 3, -3, 3, 9)),  # 7th: ignored
+    Look(seed=17, label=12, target=0, amount=1.0, raw=((1, -3.0),)),  # label out of range
+]
+
+
+def _heldout(dataset: str, n: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = load_shipped(dataset, "test").tensors()
+    return x[:n], y[:n]
+
+
+def _shipped(name: str):
+    model = weights.load_shipped(name)
+    data = _heldout(name.split("_")[1]) if isinstance(model, VAE) else None
+    return model, render.steering(model, data)
+
+
+def _tiny(kind: str):
+    """Untrained models of the shapes a person may upload: unconditional GAN, MLP CVAE."""
+    torch.manual_seed(0)
+    if kind == "gan_unconditional":
+        model = GAN(GANConfig(num_classes=0, z_dim=8, g_width=8, d_width=8)).eval()
+        return model, render.steering(model)
+    model = VAE(VAEConfig(num_classes=10, z_dim=4, hidden=32)).eval()
+    return model, render.steering(model, _heldout("mnist"))
+
+
+def _server_pixels(model, steer, look: Look) -> np.ndarray:
+    png = render.image(model, None, steer, look, scale=1).png
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+SHIPPED = ["gan_mnist", "vae_mnist", "gan_fashion", "vae_fashion"]
+TINY = ["gan_unconditional", "cvae"]
+
+
+@pytest.fixture(scope="module", params=SHIPPED + TINY)
+def exported(request):
+    name = request.param
+    model, steer = _tiny(name) if name in TINY else _shipped(name)
+    return model, steer, ort.InferenceSession(morph.export_onnx(model, steer))
+
+
+def test_the_graph_paints_the_servers_pixels(exported):
+    model, steer, session = exported
+    assert tuple(i.name for i in session.get_inputs()) == morph.input_names(model, steer)
+    for look in LOOKS:
+        inputs = {
+            k: np.asarray([v], np.float32)
+            for k, v in morph.morph_inputs(model, steer, look).items()
+        }
+        (out,) = session.run(None, inputs)
+        assert out.dtype == np.uint8 and out.shape == (1, 28, 28)
+        diff = np.abs(out[0].astype(int) - _server_pixels(model, steer, look)).max()
+        assert diff <= 2, f"{look}: {diff}/255"
+
+
+def test_the_class_inputs_are_only_those_the_model_uses():
+    assert morph.input_names(*_tiny("gan_unconditional")) == (
+        "z_base",
+        "raw_mask",
+        "raw_values",
+        "offsets",
+    )
+    assert morph.input_names(*_tiny("cvae"))[-3:] == ("label_onehot", "target_onehot", "amount")
+
+
+def test_sliders_change_the_picture_in_the_graph(exported):
+    """The traced look's zeros are not baked in: moving an offset or the amount repaints."""
+    model, steer, session = exported
+    base = morph.morph_inputs(model, steer, Look(seed=1, label=3, target=5))
+    feeds = {k: np.asarray([v], np.float32) for k, v in base.items()}
+    (still,) = session.run(None, feeds)
+    feeds["offsets"] = feeds["offsets"] + 3.0
+    (moved,) = session.run(None, feeds)
+    assert not np.array_equal(still, moved)
+
+
+def test_what_the_sliders_send_back_is_the_look_they_show(exported):
+    model, steer, _ = exported
+    for look in LOOKS:
+        inputs = morph.morph_inputs(model, steer, look)
+        assert morph.morph_inputs(model, steer, morph.moved(look, inputs)) == inputs
