@@ -87,11 +87,13 @@ def one_runtime() -> Iterator[None]:
     widgets' format functions, so the harness's next move fails with a KeyError on them. Here
     ``Runtime.instance`` / ``exists`` fall back to one pinned mock, ``global.appTest`` reads
     True throughout, and every run shares one script cache while the load runs; all are put
-    back after.
+    back after. Components (st.components.v2) look their definitions up on whichever Runtime
+    is current, so every session and the pinned mock share one component registry too.
     """
     from unittest.mock import MagicMock
 
     from streamlit import config
+    from streamlit.components.v2.component_manager import BidiComponentManager
     from streamlit.runtime import Runtime
     from streamlit.runtime.caching.storage.dummy_cache_storage import (
         MemoryCacheStorageManager,
@@ -104,6 +106,9 @@ def one_runtime() -> Iterator[None]:
     pinned = MagicMock(spec=Runtime)
     pinned.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
     pinned.cache_storage_manager = MemoryCacheStorageManager()
+    components = BidiComponentManager()
+    components.discover_and_register_components(start_file_watching=False)
+    pinned.bidi_component_registry = components
     script_cache = ScriptCache()
     saved = Runtime.__dict__["instance"], Runtime.__dict__["exists"], config.get_option
     get_option = config.get_option
@@ -111,11 +116,13 @@ def one_runtime() -> Iterator[None]:
     Runtime.exists = classmethod(lambda cls: True)
     config.get_option = lambda key: True if key == "global.appTest" else get_option(key)
     app_test.ScriptCache = local_script_runner.ScriptCache = lambda: script_cache
+    app_test.BidiComponentManager = lambda: components
     try:
         yield
     finally:
         Runtime.instance, Runtime.exists, config.get_option = saved
         app_test.ScriptCache = local_script_runner.ScriptCache = ScriptCache
+        app_test.BidiComponentManager = BidiComponentManager
 
 
 @dataclass
