@@ -401,7 +401,7 @@ def test_long_expired_rooms_are_purged_with_their_gallery_but_ratings_stay(
 
 
 def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
-    from aigc import recipes, runs
+    from aigc import recipes, run_share, runs
 
     opened = classroom.open_room("lesson")
     code, token = opened.room.code, opened.teacher_token
@@ -413,12 +413,12 @@ def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
         view = manager.view(run_id)
     finally:
         manager.release(run_id)
-    record = runs.shared_copy(view)
+    record = run_share.shared_copy(view)
     assert len(record) < 100_000
     assert code_of(lambda: classroom.publish_run(code, "guess", run_id, record)) == "not_teacher"
     assert classroom.room_run(code, run_id) is None
     classroom.publish_run(code, token, run_id, record)
-    back = runs.from_shared(classroom.room_run(code, run_id))
+    back = run_share.from_shared(classroom.room_run(code, run_id))
     assert (back.step, back.status, [p.step for p in back.curve]) == (
         view.step,
         view.status,
@@ -428,7 +428,7 @@ def test_only_the_teacher_shares_her_run_and_followers_read_it_back(store_url):
     assert classroom.room_run(code, "another run") is None
     for bad in (b"", b"not zlib", zlib.compress(b"{}"), zlib.compress(b"\0" * 10_000_000)):
         with pytest.raises(ValueError):
-            runs.from_shared(bad)
+            run_share.from_shared(bad)
 
 
 def test_a_rooms_pulse_reads_the_store_once_for_all_its_followers(store_url, clock, monkeypatch):

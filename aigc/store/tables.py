@@ -100,7 +100,7 @@ gallery = sa.Table(
 )
 
 # The teacher's live run as her server last saw it, for followers on other servers: one row
-# per room, replaced as the run goes (aigc.runs.shared_copy says what the record holds).
+# per room, replaced as the run goes (aigc.run_share says what the record holds).
 room_runs = sa.Table(
     "room_runs",
     metadata,

@@ -3,11 +3,12 @@ a student who branched off to explore on their own.
 
 Streamlit has no push between sessions, so the class follows by polling: the teacher's every
 published view (the page and its link's query) goes to the store, and a small script in each
-follower's sidebar asks the server twice a second for the view's version (a JSON answer that
-reruns nothing, `room_pulse.js`), and asks Streamlit for a rerun only when it moves; that
-rerun takes the view. (A fragment rerunning every half second cost the server ~8 ms of CPU
-per follower per poll: half a core for 30 idle followers; bench section classroom.) A follower's own change
-of any control branches it off (unless the teacher locked the class); "follow again" returns.
+follower's sidebar (`room_pulse.js`) asks the server twice a second for the view's version, a
+JSON answer that reruns nothing, and asks Streamlit for a rerun only when it moves; that rerun
+takes the view. (A fragment rerunning every half second cost the server ~8 ms of CPU per
+follower per poll, half a core for 30 idle followers: bench section classroom.) A follower's
+own change of any control branches it off (unless the teacher locked the class); "follow
+again" returns.
 The teacher's secret lives in her session and her address bar, never in a link the page
 shares.
 """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from aigc import data, imaging, metrics, recipes, render, runs
+from aigc import data, imaging, metrics, recipes, render, run_share, runs
 from aigc.checkpoint import WeightsError, to_bytes, training_provenance
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
@@ -290,7 +290,7 @@ def _poll() -> tuple[LiveRun, RunView] | None:
         st.session_state[NOTICE] = tr("train_live.expired")
         st.rerun()
     progress = (view.status, view.snapshots[-1].step if view.snapshots else 0)
-    room.share_run(live.run_id, progress, lambda: runs.shared_copy(view))
+    room.share_run(live.run_id, progress, lambda: run_share.shared_copy(view))
     if view.ended:
         _finish(live, view)
         st.rerun()
@@ -523,7 +523,7 @@ def _watch_panel(live: LiveRun) -> None:
         view = run_manager().view(live.run_id)
     except runs.UnknownRun:  # it trains on another server, or has ended
         try:
-            view = runs.from_shared(room.shared_run(live.run_id) or b"")
+            view = run_share.from_shared(room.shared_run(live.run_id) or b"")
         except ValueError:  # nothing shared (yet), or not a record this version can read
             st.info(tr("train_live.watch_gone"))
             return
