@@ -39,6 +39,12 @@ def _classroom(mode: Mode) -> Section:
     return classroom.run(mode)
 
 
+def _morph(mode: Mode) -> Section:
+    from aigc.ui.bench import morph
+
+    return morph.run(mode)
+
+
 # --only NAME -> what measures it, in the order they run
 MEASURES: dict[str, Callable[[Mode], Section]] = {
     "time-to-recognisable": training_speed.run,
@@ -48,6 +54,7 @@ MEASURES: dict[str, Callable[[Mode], Section]] = {
     "interaction": _interaction,
     "load": _load,
     "classroom": _classroom,
+    "morph": _morph,
 }
 
 

@@ -124,7 +124,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log) -> None:
     raise BrowserError(f"streamlit did not listen on port {port} within {SERVER_START_S:g} s")
 
 
-def _first_paint_ms(page, url: str, started: float) -> float:
+def first_paint_ms(page, url: str, started: float) -> float:
+    """Open `url` in `page`; ms from `started` (a perf_counter()) to its first main-area
+    image painted."""
     page.goto(url)
     page.wait_for_function(_FIRST_IMAGE_PAINTED, timeout=SERVER_START_S * 1000)
     return (time.perf_counter() - started) * 1000
@@ -135,7 +137,7 @@ def _new_tab_ms(chromium, url: str) -> float:
     context, so a new Streamlit session with nothing of its own cached."""
     context = chromium.new_context()
     try:
-        return _first_paint_ms(context.new_page(), url, time.perf_counter())
+        return first_paint_ms(context.new_page(), url, time.perf_counter())
     finally:
         context.close()
 
@@ -187,7 +189,7 @@ def _measure(chromium, app: Path, static_app: Path, moves: int) -> list[Figure]:
             url, started, _ = servers.enter_context(server(script, app.parent, native))
             urls[name] = url + query
             page = chromium.new_page()
-            first[name] = _first_paint_ms(page, urls[name], started)
+            first[name] = first_paint_ms(page, urls[name], started)
             page.evaluate(_WATCH)
             page.locator(SLIDER).first.focus()
             pages[name] = page
