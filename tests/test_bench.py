@@ -13,6 +13,7 @@ import torch
 
 from aigc.bench import __main__ as cli
 from aigc.bench import references, throughput
+from aigc.bench.morph_browser import first_after
 from aigc.bench.report import NOT_REACHED, Figure, Report, Section, Target, table, write
 from aigc.bench.timing import interleaved
 from aigc.evaluation import evaluate
@@ -142,3 +143,9 @@ def test_static_page_moves_its_sliders():
     assert move(0) > 0 and move(1) > 0
     assert not at.exception
     assert [s.value for s in at.slider] != [0.0, 0.0, 0.0]
+
+
+def test_morph_pairs_each_release_with_the_next_answer():
+    # A release's answer is the first one after it; a release nothing answered is left out.
+    assert first_after([10.0, 50.0, 90.0], [5.0, 30.0, 60.0, 70.0]) == [20.0, 10.0]
+    assert first_after([], [1.0]) == [] and first_after([1.0], []) == []

@@ -118,22 +118,27 @@ class Side:
     def close(self) -> None:
         self.context.close()
 
-    def _track(self) -> tuple[dict, float]:
-        """The first direction slider's track box and where its thumb is, as a fraction."""
+    def _input(self, index: int):
+        """The `index`th slider's range input (the direction sliders come first)."""
         if self.mode == "panel":
-            box_of = self.page.locator(PANEL_INPUT).first
-            value_of = box_of
-        else:
-            slider = self.page.locator(NATIVE_SLIDER).first
-            box_of = slider.locator('[role="group"] > div').first
-            value_of = slider.locator('input[type="range"]')
+            return self.page.locator(PANEL_INPUT).nth(index)
+        return self.page.locator(NATIVE_SLIDER).nth(index).locator('input[type="range"]')
+
+    def _track(self, index: int) -> tuple[dict, float]:
+        """The `index`th slider's track box and where its thumb is, as a fraction."""
+        value_of = self._input(index)
+        if self.mode == "panel":
+            box_of = value_of
+        else:  # react-aria's slider: the input is hidden, the track is the group's child
+            box_of = self.page.locator(NATIVE_SLIDER).nth(index)
+            box_of = box_of.locator('[role="group"] > div').first
         lo, hi = float(value_of.get_attribute("min")), float(value_of.get_attribute("max"))
         return box_of.bounding_box(), (float(value_of.input_value()) - lo) / (hi - lo)
 
-    def drag(self, seconds: float) -> tuple[float, int]:
-        """Press the first direction slider's thumb and sweep it back and forth for `seconds`,
-        then release; return (frames painted per s, websocket frames sent) in between."""
-        box, at = self._track()
+    def drag(self, seconds: float, index: int = 0) -> tuple[float, int]:
+        """Press the `index`th slider's thumb and sweep it back and forth for `seconds`, then
+        release; return (frames painted per s, websocket frames sent) in between."""
+        box, at = self._track(index)
         y = box["y"] + box["height"] / 2
         x = lambda f: box["x"] + box["width"] * f  # noqa: E731
         page = self.page
@@ -163,11 +168,8 @@ class Side:
         page.mouse.up()
         return fps, during
 
-    def press(self, key: str) -> None:
-        if self.mode == "panel":
-            self.page.locator(PANEL_INPUT).first.focus()
-        else:
-            self.page.locator(NATIVE_SLIDER).first.locator('input[type="range"]').focus()
+    def press(self, key: str, index: int = 0) -> None:
+        self._input(index).focus()
         self.page.keyboard.press(key)
 
     def wait_answer(self) -> bool:
@@ -189,10 +191,10 @@ class Side:
     def latencies(self) -> tuple[list[float], list[float]]:
         """(release -> answer ms for every release, input -> canvas painted ms for every input)."""
         m = self.page.evaluate("() => window.__morph")
-        return _after(m["releases"], m["answers"]), _after(m["inputs"], m["frames"])
+        return first_after(m["releases"], m["answers"]), first_after(m["inputs"], m["frames"])
 
 
-def _after(starts: list[float], ends: list[float]) -> list[float]:
+def first_after(starts: list[float], ends: list[float]) -> list[float]:
     """For every start, ms to the first end after it (starts with no end are left out)."""
     out, j = [], 0
     for t in starts:
@@ -203,19 +205,22 @@ def _after(starts: list[float], ends: list[float]) -> list[float]:
     return out
 
 
-def gestures(side: Side, g: Gestures, drags: int, drag_s: float, keys: int) -> None:
-    """Add to `g`: `drags` drags of `drag_s`, then `keys` key presses, each waited for until
-    the server's picture came back and SETTLE_S more, and the server's CPU over them all. The
-    latencies are read once, at the end (`finish`)."""
+def gestures(side: Side, g: Gestures, drags: int, drag_s: float, keys: int, index: int) -> None:
+    """Add to `g`: `drags` drags of `drag_s` on the `index`th slider, then `keys` presses of
+    the right arrow on it, each waited for until the server's picture came back and SETTLE_S
+    more, and the server's CPU over them all. Each gesture makes a look the server has not
+    rendered yet, as long as the caller moves on to another slider for the next round (a look
+    seen before would come from the picture cache). The latencies are read once, at the end
+    (`finish`)."""
     start = process_cpu_s(side.served.pid)
     for _ in range(drags):
-        fps, sent = side.drag(drag_s)
+        fps, sent = side.drag(drag_s, index)
         g.drag_fps.append(fps)
         g.drag_sent.append(float(sent))
         g.failed += not side.wait_answer()
         time.sleep(SETTLE_S)
-    for i in range(keys):
-        side.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+    for _ in range(keys):
+        side.press("ArrowRight", index)
         g.failed += not side.wait_answer()
         time.sleep(SETTLE_S)
     g.cpu_s += process_cpu_s(side.served.pid) - start
@@ -233,11 +238,12 @@ def finish(side: Side, g: Gestures) -> Gestures:
 def crowd(sides: list[Side], rounds: int, drag_s: float, think_s: float) -> Gestures:
     """The pages take turns: each drags for `drag_s` and lets go, and the next starts
     `think_s` later without waiting for the last one's answer, as people beside each other
-    would; then every page waits for its last answers."""
+    would; then every page waits for its last answers. Each page drags a slider of its own
+    (another each round), so the sessions do not hand each other cached pictures."""
     g = Gestures()
-    for _ in range(rounds):
-        for side in sides:
-            side.drag(drag_s)
+    for r in range(rounds):
+        for i, side in enumerate(sides):
+            side.drag(drag_s, (i + r) % len(sides))
             time.sleep(think_s)
     for side in sides:
         for _ in range(rounds):

@@ -1,6 +1,6 @@
 """Measure "morph": Explore's morph panel against Streamlit's own sliders, in one run.
 
-- Drag: a 1.5 s mouse drag back and forth across the first direction slider in Chromium:
+- Drag: a 1.5 s mouse drag back and forth across a direction slider in Chromium:
   frames painted per second (the panel: canvas repaints; native: distinct pictures decoded
   in the main area) and websocket frames the page sends between mouse down and up.
 - Server CPU per 100 gestures (a drag or a key press, each ending in a release), read from
@@ -16,6 +16,7 @@ The browser parts are `aigc.bench.morph_browser`; this module adds the AppTest s
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from aigc.bench import morph_browser as mb
 from aigc.bench.browser import BrowserError, chromium
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.bench.timing import percentile
+from aigc.render import DIRECTIONS
 from aigc.ui.bench.interaction import APP, PageNotReady, open_page
 from aigc.ui.bench.load import THINK_S, Crowd, one_runtime, sessions
 
@@ -45,7 +47,7 @@ class Settings:
 
 SETTINGS: dict[Mode, Settings] = {
     "smoke": Settings(1, 1, 1, 1, 1, 1),  # the machinery only: one of each
-    "quick": Settings(3, 3, 2, 3, 7, 3),
+    "quick": Settings(2, 3, 2, 3, 7, 2),
     "full": Settings(8, 6, 5, 3, SESSIONS - 3, 8),
 }
 
@@ -91,9 +93,9 @@ def _measure(s: Settings) -> tuple[list[Figure], list[str]]:
                 tabs[mode].append(mb.new_tab(browser, served[mode], mode))
         sides = {mode: mb.Side(browser, served[mode], mode).open() for mode in mb.MODES}
         g = {mode: mb.Gestures() for mode in mb.MODES}
-        for _ in range(s.rounds):
+        for r in range(s.rounds):  # a direction slider a round: each gesture a new look
             for mode, side in sides.items():
-                mb.gestures(side, g[mode], 1, DRAG_S, s.keys)
+                mb.gestures(side, g[mode], 1, DRAG_S, s.keys, r % DIRECTIONS)
         for mode, side in sides.items():
             mb.finish(side, g[mode])
         with one_runtime():
@@ -124,7 +126,7 @@ def _figures(s: Settings, first, tabs, g, crowds) -> tuple[list[Figure], list[st
     ]  # fmt: skip
     total = s.browsers + s.standins
     for mode, (crowd, standins) in crowds.items():
-        who = f"{s.browsers} browsers + {s.standins} AppTest ({mode})"
+        who = f"{s.browsers} browser{'s' * (s.browsers > 1)} + {s.standins} AppTest ({mode})"
         figures += [
             Figure(f"{who}: release -> picture back, p95", "ms", _p95(crowd.answers_ms),
                    note=f"{len(crowd.answers_ms)} of {crowd.gestures} browser gestures"),
@@ -159,6 +161,7 @@ def run(mode: Mode) -> Section:
     s = SETTINGS[mode]
     section = Section(NAME, "Morph panel")
     section.spawns = "the two Streamlit servers and Chromium it starts"
+    load = [round(x, 1) for x in os.getloadavg()]
     try:
         open_page(APP)  # the stand-ins' models into this process's cache, before any timing
         figures, failures = _measure(s)
@@ -167,7 +170,13 @@ def run(mode: Mode) -> Section:
         return section
     section.figures += figures
     section.notes += failures
-    section.notes.append(_NOTES.format(s=s, total=s.browsers + s.standins, drag=DRAG_S))
+    section.notes += [
+        "- " + _NOTES.format(s=s, total=s.browsers + s.standins, drag=DRAG_S),
+        f"- Load average (1, 5, 15 min) at the section's start {load}, at its end "
+        f"{[round(x, 1) for x in os.getloadavg()]}: on 2 cores, above 2 means this run "
+        "queued behind other work, and the ratios are the figures to read.",
+        "- " + _WHY,
+    ]
     return section
 
 
@@ -176,9 +185,11 @@ _NOTES = (
     "with the morph panel (the default; it starts on Streamlit's sliders while a hidden panel "
     "loads, then switches) and one with `?sliders=native`. Then, side by side and interleaved "
     "round by round: {s.tabs} new tab(s) on each warm server; {s.rounds} round(s) of one "
-    "{drag:g} s mouse drag (one move per display frame, back and forth over 80% of the first "
-    "direction slider's track, ~1.5 slider steps a move) and {s.keys} arrow key press(es) on "
-    "each side, each gesture waited for until the server's picture came back and 0.4 s more. "
+    "{drag:g} s mouse drag (one move per display frame, back and forth over 80% of a direction "
+    "slider's track, ~1.5 slider steps a move; another slider each round) and {s.keys} "
+    "right-arrow press(es) on it, on each side, each gesture waited for until the server's "
+    "picture came back and 0.4 s more; every gesture makes a look not rendered before, so "
+    "the picture cache serves neither side. "
     "Frames painted are animation frames at which the picture changed (the panel's canvas "
     "counter; native: a new main-area image decoded); websocket frames are those Playwright "
     "saw the page send between mouse down and up. Server CPU is read from /proc of each "
@@ -193,4 +204,27 @@ _NOTES = (
     "arrived (panel: its PNG under the canvas changed and the canvas repainted from its "
     "inputs; native: the new image decoded). Input -> canvas painted is from each `input` "
     "event to the next frame with a canvas repaint."
+)
+
+_WHY = (
+    "Why the targets that miss do (tried: measured, not tuned). Server CPU per gesture: a "
+    "release costs the server one rerun of Explore's single-image fragment in either mode, and "
+    "the panel's is not the cheaper one. Native: the slider's value arrives, the fragment "
+    "renders the look (`pictures.image`: decode, PNG, the classifier's readout), and sends "
+    "one image, the readout, the share link and the rating buttons. Panel: the same, plus "
+    "`morph.morph_inputs` and three component mounts (the picture and two slider blocks), "
+    "each re-sending the look's inputs, and the picture re-sending the server's PNG as a "
+    "base64 data URL in its data (the canvas already shows those pixels). What could be cut: "
+    "no rerun on a drag's release at all (the browser has painted the look; the link could "
+    "be written from the browser, and the rating's latent and the readout asked for only "
+    "when used: the readout would need the classifier in the graph too); or, keeping the "
+    "rerun, no PNG in the picture's data once live, a lazy PNG for the download and rating "
+    "buttons, and the slider blocks sent only their specs, not the inputs again. A ratio of "
+    "0.3 needs the first. First paint: the panel changes little of it (the page starts on "
+    "Streamlit's sliders; the hidden panel is drawn last), and the new tab missed 1500 ms "
+    "before the panel; on this machine a new browser context and Streamlit's frontend alone "
+    "take over a second. Panel live adds the runtime (3.7 MB gzip on the wire, 14 MB of "
+    "WebAssembly to compile), the graph, and one more rerun (probe -> live). Frames per "
+    "second: the drag moves the mouse once per display frame, so 60 is the ceiling by "
+    "construction, and a move that lands on the same slider step paints nothing new."
 )
