@@ -3,6 +3,7 @@
 import asyncio
 import gzip
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 
@@ -21,7 +22,10 @@ def _get(path: str, accept: str = "gzip, deflate, br"):
                 "headers": [(b"accept-encoding", accept.encode())],
                 **child,
             }
-            return asyncio.run(route.endpoint(Request(scope)))
+            # A thread of its own: the browser tests' Playwright keeps an event loop running
+            # in this one for the whole session.
+            with ThreadPoolExecutor(1) as pool:
+                return pool.submit(asyncio.run, route.endpoint(Request(scope))).result()
     raise AssertionError(f"no route for {path}")
 
 

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aigc.ui import models
+from aigc.ui.bench.load import one_runtime
 from aigc.weights import shipped_path
 
 EXPLORE_SCRIPT = """
@@ -51,10 +52,13 @@ def test_many_cold_sessions_load_each_shipped_model_once(monkeypatch, tmp_path):
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=session, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with (
+        one_runtime()
+    ):  # one Runtime for the sessions, as a server has (AppTest gives each its own)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     print(f"{n} cold Explore sessions in {time.monotonic() - t0:.1f} s; loads: {dict(loads)}")
     for r in results:
         assert isinstance(r, AppTest), r
