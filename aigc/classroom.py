@@ -577,7 +577,7 @@ _pulses = _Pulses()
 
 def pulse(code: str, follower_id: str) -> int:
     """The version of the teacher's view (0 before her first), for a follower's page to poll
-    twice a second without rerunning the app; it reruns only when the version moves. Also
+    several times a second without rerunning the app; it reruns only when the version moves. Also
     tells the room the follower is still there (her name and branch come from the page's own
     :func:`heartbeat`).
 

@@ -41,8 +41,7 @@ MAX_SNAPSHOTS = 200  # ~80 KB each (100 samples of 28x28): 16 MB for a run's who
 MAX_CURVE_POINTS = 2000
 IDLE_TIMEOUT_S = 60.0
 # Live GANs at once per core that each still show recognisable digits well inside the Train
-# page's 20 s budget (bench section concurrent-runs, 2 cores: 3 at once all got there in at
-# most 13 s, 4 at once in 13-17 s, 6 at once never did; the page's own reruns need room too).
+# page's 20 s budget, with room left for the page's own reruns (bench section concurrent-runs).
 RUNS_PER_CORE = 1.5
 
 Scorer = Callable[[np.ndarray, np.ndarray], float | None]

@@ -3,10 +3,10 @@ a student who branched off to explore on their own.
 
 Streamlit has no push between sessions, so the class follows by polling: the teacher's every
 published view (the page and its link's query) goes to the store, and a small script in each
-follower's sidebar (`room_pulse.js`) asks the server twice a second for the view's version, a
+follower's sidebar (`room_pulse.js`) asks the server every POLL_S seconds for the version, a
 JSON answer that reruns nothing, and asks Streamlit for a rerun only when it moves; that rerun
-takes the view. (A fragment rerunning every half second cost the server ~8 ms of CPU per
-follower per poll, half a core for 30 idle followers: bench section classroom.) A follower's
+takes the view. (A fragment rerunning on a timer cost the server a whole rerun per follower
+per poll, half a core for 30 idle followers: bench section classroom.) A follower's
 own change of any control branches it off (unless the teacher locked the class); "follow
 again" returns.
 The teacher's secret lives in her session and her address bar, never in a link the page
@@ -33,7 +33,9 @@ from aigc.ui.i18n import error_text, tr
 from aigc.ui.served import base_path
 
 MEMBERSHIP = "room_membership"  # session_state: this session's Membership, if in a room
-POLL_S = 0.5  # a follower sees the teacher's change within about this, plus one rerun
+# A follower sees the teacher's change within about this plus one rerun; each poll is a cached
+# version read, so a shorter one buys lag for a little idle CPU (docs/bench.md, classroom).
+POLL_S = 0.3
 HEARTBEAT_S = 5.0  # how often a follower tells the room it is still there
 
 
@@ -203,7 +205,7 @@ NOTICE = "_room_notice"  # session_state: the code of the last store problem tol
 
 def guarded(call):
     """A store call that may fail: a notice, not a crash, told once per problem (a follower
-    polls twice a second), and the next poll tries again. A room that was closed or expired
+    polls several times a second), and the next poll tries again. A room that was closed or expired
     is left."""
     try:
         result = call()
