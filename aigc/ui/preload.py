@@ -2,9 +2,11 @@
 
 `warm` runs once at server start (streamlit_app's lifespan hook) on its own thread. It fills
 the same ``st.cache_resource`` caches the pages read (the shared models, the held-out images,
-the sliders' directions, then the morph panel's graph, whose first export takes ~0.7 s) and
-draws one picture so that torch's kernels are built; a page that asks for any of them
-meanwhile waits for the one computation instead of starting its own.
+the sliders' directions) and draws one picture so that torch's kernels are built; a page that
+asks for any of them meanwhile waits for the one computation instead of starting its own.
+The morph panel's graph is not among them: its first export (onnx's import, ~0.7 s of CPU)
+ran beside the first visitor's first page and delayed its picture by about as much (bench
+section interaction); the panel exports it after the picture is on its way.
 """
 
 from __future__ import annotations
@@ -33,6 +35,5 @@ def warm() -> None:
         render.image(model, classifier, steering, render.Look())
         for dataset in ("mnist", "fashion"):
             models.heldout(dataset)
-        pictures.graph(model, steering, FIRST_MODEL, FIRST_DATASET)  # the morph panel's
     except Exception:  # a missing or broken file: the page reports it when it gets there
         log.exception("preloading the first page's models failed")
