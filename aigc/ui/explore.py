@@ -153,6 +153,16 @@ def _other_view(v: View) -> View | None:
 # --- one image ------------------------------------------------------------------------------
 
 
+STEPS = {"pc": 0.1, "blend": 0.05, "push": 0.1, "raw": 0.01}  # a slider's step, either kind
+
+
+def _span(name: str) -> tuple[float, float, float]:
+    """(low, high, step) of a slider, for Streamlit's and the panel's alike: the range is the
+    link's (SCHEMA), so a slider can reach every value a link can hold, and no further."""
+    field = SCHEMA[name]
+    return field.lo, field.hi, STEPS[name]
+
+
 def slider_mode() -> str:
     """Who draws the single view's sliders. "live": the morph panel, repainting in the
     browser while dragged. "probe": Streamlit's own, while a hidden panel loads the runtime
@@ -277,22 +287,17 @@ def _panel_sliders(v: View, block: str) -> list[morph_panel.Slider]:
     """The panel's sliders of one block, labelled as Streamlit's own are."""
     if block == "directions":
         return [
-            morph_panel.Slider("offsets", i, tr("explore.pc", i=i + 1, p=p), -3.0, 3.0, 0.1)
+            morph_panel.Slider("offsets", i, tr("explore.pc", i=i + 1, p=p), *_span("pc"))
             for i, p in enumerate(v.steering.variance_ratio)
         ]
     if block == "amount":
-        gan = v.kind == "gan"
-        name = "blend" if gan else "push"
-        lo, hi = (0.0, 1.0) if gan else (-3.0, 3.0)
-        step = 0.05 if gan else 0.1
+        name = "blend" if v.kind == "gan" else "push"
         help_text = tr(f"explore.{name}_help")
         return [
-            morph_panel.Slider("amount", 0, tr(f"explore.{name}"), lo, hi, step, help=help_text)
+            morph_panel.Slider("amount", 0, tr(f"explore.{name}"), *_span(name), help=help_text)
         ]
     return [
-        morph_panel.Slider(
-            "raw_values", j, f"z{j}", -RAW_RANGE, RAW_RANGE, 0.01, aria=tr("explore.z_aria", j=j)
-        )
+        morph_panel.Slider("raw_values", j, f"z{j}", *_span("raw"), aria=tr("explore.z_aria", j=j))
         for j in range(v.model.latent_dim)
     ]
 
@@ -330,14 +335,15 @@ def _direction_sliders_ui(
         slots["directions"] = st.container()
         return tuple(st.session_state[f"ex_pc{i}"] for i in range(len(ratio)))
     coefficients = []
+    lo, hi, step = _span("pc")
     for row in range(0, len(ratio), 2):
         for col, i in zip(st.columns(2), range(row, min(row + 2, len(ratio))), strict=False):
             coefficients.append(
                 col.slider(
                     tr("explore.pc", i=i + 1, p=ratio[i]),
-                    -3.0,
-                    3.0,
-                    step=0.1,
+                    lo,
+                    hi,
+                    step=step,
                     key=f"ex_pc{i}",
                     persist_state="session",
                 )
@@ -364,10 +370,12 @@ def _amount_ui(v: View, slots: dict[str, DeltaGenerator] | None = None) -> float
     if slots is not None:
         slots["amount"] = st.container()
         return st.session_state["ex_blend" if gan else "ex_push"]
+    lo, hi, step = _span("blend" if gan else "push")
     return st.slider(
         tr("explore.blend" if gan else "explore.push"),
-        *((0.0, 1.0) if gan else (-3.0, 3.0)),
-        step=0.05 if gan else 0.1,
+        lo,
+        hi,
+        step=step,
         key="ex_blend" if gan else "ex_push",
         help=tr("explore.blend_help" if gan else "explore.push_help"),
         persist_state="session",
@@ -409,7 +417,8 @@ def _raw_sliders_ui(v: View, seed: int, edits: dict[int, float]) -> dict[int, fl
     cols = st.columns(4)
     for j in range(v.model.latent_dim):
         ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
-        cols[j % 4].slider(f"z{j}", -RAW_RANGE, RAW_RANGE, step=0.01, key=f"ex_z{j}", format="%.2f")
+        lo, hi, step = _span("raw")
+        cols[j % 4].slider(f"z{j}", lo, hi, step=step, key=f"ex_z{j}", format="%.2f")
     values = [ss[f"ex_z{j}"] for j in range(v.model.latent_dim)]
     return {j: x for j, x in enumerate(values) if abs(x - base[j]) > 1e-6}
 
