@@ -6,6 +6,8 @@ the direction offsets and the class push (VAE) or class blend (conditional GAN) 
 float32 tensors, and the (1, 28, 28) uint8 image comes out, rounded as `imaging.to_uint8`
 rounds. The steering is folded into the graph as constants, so no latent math is written a
 second time in JavaScript; seeding stays in Python (the server sends the seed's z).
+The judges come along (`render.judges`): the shipped classifier's class probabilities and a
+GAN's realness are outputs too, so the verdict under the picture is the browser's as well.
 `morph_inputs` turns a `Look` into the graph's inputs; `export_onnx` makes the bytes.
 """
 
@@ -19,7 +21,7 @@ import torch
 from torch import nn
 
 from aigc import explore_math, latent, render
-from aigc.models import GAN, VAE
+from aigc.models import GAN, VAE, Classifier
 from aigc.render import Look, Steering
 
 OPSET = 17  # onnxruntime-web 1.2x runs it on its CPU (wasm) backend
@@ -28,16 +30,18 @@ SLIDER_INPUTS = ("offsets", "raw_mask", "raw_values", "amount")  # what `moved` 
 
 class SteeredDecoder(nn.Module):
     """(z_base, raw_mask, raw_values, offsets[, label_onehot][, target_onehot, amount]) ->
-    (1, 28, 28) uint8 pixels: the picture `render.image` paints for the same look.
+    (pixels[, probs][, realness]): the (1, 28, 28) uint8 picture `render.image` paints for the
+    same look, and what it says of that picture (`output_names`).
 
     The class inputs exist only where the model uses them (`input_names`): a conditional model
     takes `label_onehot`; a conditional GAN blends towards `target_onehot` by `amount`, a VAE
     is pushed `amount` times along the target's attribute vector.
     """
 
-    def __init__(self, model: nn.Module, steer: Steering):
+    def __init__(self, model: nn.Module, steer: Steering, classifier: Classifier | None = None):
         super().__init__()
         self.model = model
+        self.classifier = classifier
         self.register_buffer("directions", steer.directions.vectors.detach().clone())  # (K, D)
         vectors = steer.class_vectors if isinstance(model, VAE) else None
         self.register_buffer(
@@ -46,6 +50,7 @@ class SteeredDecoder(nn.Module):
         self.conditional = render.conditional(model)
         self.blends = isinstance(model, GAN) and self.conditional
         self.input_names = input_names(model, steer)
+        self.output_names = output_names(model, classifier)
 
     def forward(
         self,
@@ -54,7 +59,7 @@ class SteeredDecoder(nn.Module):
         raw_values: torch.Tensor,  # (1, D)
         offsets: torch.Tensor,  # (1, K) direction coefficients
         *classes: torch.Tensor,  # label_onehot (1, C); target_onehot (1, C), amount (1, 1)
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, ...]:
         rest = list(classes)
         label_onehot = rest.pop(0) if self.conditional else None
         target_onehot, amount = rest if rest else (None, None)
@@ -68,7 +73,9 @@ class SteeredDecoder(nn.Module):
             weights = explore_math.blend_classes(label_onehot, target_onehot, amount)
         x = latent.generate(self.model, z, weights)  # (1, 1, 28, 28) in [0, 1]
         # imaging.to_uint8: clip, * 255, round half to even (numpy's and ONNX Round's rule)
-        return torch.round(torch.clamp(x, 0, 1) * 255).to(torch.uint8).reshape(-1, 28, 28)
+        pixels = torch.round(torch.clamp(x, 0, 1) * 255).to(torch.uint8).reshape(-1, 28, 28)
+        probs, realness = render.judges(self.model, self.classifier, x, weights)
+        return (pixels, *(t for t in (probs, realness) if t is not None))
 
 
 def morph_inputs(model: nn.Module, steer: Steering, look: Look) -> dict[str, list[float]]:
@@ -125,6 +132,17 @@ def input_names(model: nn.Module, steer: Steering) -> tuple[str, ...]:
     return names
 
 
+def output_names(model: nn.Module, classifier: Classifier | None) -> tuple[str, ...]:
+    """The graph's outputs, in order: "probs" (1, C) with a classifier, "realness" (1,) for
+    a GAN."""
+    names = ("pixels",)
+    if classifier is not None:
+        names += ("probs",)
+    if isinstance(model, GAN):
+        names += ("realness",)
+    return names
+
+
 def _targets(model: nn.Module, steer: Steering) -> int:
     """Classes a look's target can name: a conditional GAN's inputs, a VAE's attribute
     vectors; 0 where the target means nothing (an unconditional GAN)."""
@@ -143,15 +161,16 @@ def example_inputs(model: nn.Module, steer: Steering) -> tuple[torch.Tensor, ...
     return tuple(torch.tensor([v], dtype=torch.float32) for v in inputs.values())
 
 
-def export_onnx(model: nn.Module, steer: Steering) -> bytes:
-    """The model and its steering as an ONNX model (opset `OPSET`), weights inside.
+def export_onnx(model: nn.Module, steer: Steering, classifier: Classifier | None = None) -> bytes:
+    """The model, its steering and the classifier that judges its pictures as an ONNX model
+    (opset `OPSET`), weights inside.
 
     TorchScript's exporter (`dynamo=False`): it needs only the `onnx` package (the dynamo one
     also needs `onnxscript` and imports torch._dynamo: ~4 s for the first export here against
     ~0.7 s, same pixels), and a fixed-shape trace of one look at batch 1 is all the browser
-    asks of the graph. The model is only read.
+    asks of the graph. The models are only read.
     """
-    decoder = SteeredDecoder(model, steer).eval()
+    decoder = SteeredDecoder(model, steer, classifier).eval()
     buf = io.BytesIO()
     with render.one_thread(), torch.no_grad(), warnings.catch_warnings():
         # Known and harmless here: the trace's fixed shapes (one look at batch 1) and the
@@ -164,7 +183,7 @@ def export_onnx(model: nn.Module, steer: Steering) -> bytes:
             buf,
             dynamo=False,
             input_names=list(decoder.input_names),
-            output_names=["pixels"],
+            output_names=list(decoder.output_names),
             opset_version=OPSET,
             do_constant_folding=True,
         )

@@ -152,20 +152,29 @@ class Mosaic:
     cell_px: int  # one cell's side on screen, padding included: where a click landed
 
 
+def judges(
+    model: nn.Module, classifier: Classifier | None, x: torch.Tensor, weights: torch.Tensor | None
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """What the judges say of images x (B, 1, 28, 28): the classifier's class probabilities
+    (B, C), None without a classifier, and a GAN's discriminator's realness (B,), None for a
+    VAE. Traceable: the browser's graph (`aigc.morph`) judges with these same lines."""
+    probs = metrics.class_probs(classifier, x) if classifier is not None else None
+    realness = None
+    if isinstance(model, GAN):
+        realness = model.realness(x, weights.argmax(1) if weights is not None else None)
+    return probs, realness
+
+
+@torch.no_grad()
 def _judge(
     model: nn.Module, classifier: Classifier | None, x: torch.Tensor, weights: torch.Tensor | None
 ) -> tuple[int | None, float, float | None]:
+    probs, realness = judges(model, classifier, x, weights)
     label, confidence = None, 0.0
-    if classifier is not None:
-        scores = metrics.classify(classifier, x)
-        label, confidence = int(scores.labels[0]), float(scores.confidence[0])
-    realness = None
-    if isinstance(model, GAN):
-        with torch.no_grad():
-            realness = float(
-                model.realness(x, weights.argmax(1) if weights is not None else None)[0]
-            )
-    return label, confidence, realness
+    if probs is not None:
+        best, index = probs[0].max(dim=0)
+        label, confidence = int(index), float(best)
+    return label, confidence, None if realness is None else float(realness[0])
 
 
 def _frame(

@@ -32,7 +32,11 @@ def _heldout(dataset: str, n: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
 def _shipped(name: str):
     model = weights.load_shipped(name)
     data = _heldout(name.split("_")[1]) if isinstance(model, VAE) else None
-    return model, render.steering(model, data)
+    return model, render.steering(model, data), _classifier(name.split("_")[1])
+
+
+def _classifier(dataset: str):
+    return weights.load_shipped(f"classifier_{dataset}").eval()
 
 
 def _tiny(kind: str):
@@ -40,14 +44,14 @@ def _tiny(kind: str):
     torch.manual_seed(0)
     if kind == "gan_unconditional":
         model = GAN(GANConfig(num_classes=0, z_dim=8, g_width=8, d_width=8)).eval()
-        return model, render.steering(model)
+        return model, render.steering(model), None
     model = VAE(VAEConfig(num_classes=10, z_dim=4, hidden=32)).eval()
-    return model, render.steering(model, _heldout("mnist"))
+    return model, render.steering(model, _heldout("mnist")), _classifier("mnist")
 
 
-def _server_pixels(model, steer, look: Look) -> np.ndarray:
-    png = render.image(model, None, steer, look, scale=1).png
-    return np.asarray(Image.open(io.BytesIO(png)))
+def _server(model, classifier, steer, look: Look) -> tuple[np.ndarray, render.Frame]:
+    frame = render.image(model, classifier, steer, look, scale=1)
+    return np.asarray(Image.open(io.BytesIO(frame.png))), frame
 
 
 SHIPPED = ["gan_mnist", "vae_mnist", "gan_fashion", "vae_fashion"]
@@ -57,47 +61,56 @@ TINY = ["gan_unconditional", "cvae"]
 @pytest.fixture(scope="module", params=SHIPPED + TINY)
 def exported(request):
     name = request.param
-    model, steer = _tiny(name) if name in TINY else _shipped(name)
-    return model, steer, ort.InferenceSession(morph.export_onnx(model, steer))
+    model, steer, classifier = _tiny(name) if name in TINY else _shipped(name)
+    graph = morph.export_onnx(model, steer, classifier)
+    return model, steer, classifier, ort.InferenceSession(graph)
 
 
-def test_the_graph_paints_the_servers_pixels(exported):
-    model, steer, session = exported
+def test_the_graph_paints_the_servers_pixels_and_says_what_it_says(exported):
+    model, steer, classifier, session = exported
     assert tuple(i.name for i in session.get_inputs()) == morph.input_names(model, steer)
+    names = tuple(o.name for o in session.get_outputs())
+    assert names == morph.output_names(model, classifier)
     for look in LOOKS:
         inputs = {
             k: np.asarray([v], np.float32)
             for k, v in morph.morph_inputs(model, steer, look).items()
         }
-        (out,) = session.run(None, inputs)
-        assert out.dtype == np.uint8 and out.shape == (1, 28, 28)
-        diff = np.abs(out[0].astype(int) - _server_pixels(model, steer, look)).max()
+        out = dict(zip(names, session.run(None, inputs), strict=True))
+        pixels, frame = _server(model, classifier, steer, look)
+        assert out["pixels"].dtype == np.uint8 and out["pixels"].shape == (1, 28, 28)
+        diff = np.abs(out["pixels"][0].astype(int) - pixels).max()
         assert diff <= 2, f"{look}: {diff}/255"
+        if classifier is not None:
+            assert int(out["probs"][0].argmax()) == frame.label
+            assert out["probs"][0].max() == pytest.approx(frame.confidence, abs=1e-4)
+        if isinstance(model, GAN):
+            assert out["realness"][0] == pytest.approx(frame.realness, abs=1e-4)
 
 
 def test_the_class_inputs_are_only_those_the_model_uses():
-    assert morph.input_names(*_tiny("gan_unconditional")) == (
+    assert morph.input_names(*_tiny("gan_unconditional")[:2]) == (
         "z_base",
         "raw_mask",
         "raw_values",
         "offsets",
     )
-    assert morph.input_names(*_tiny("cvae"))[-3:] == ("label_onehot", "target_onehot", "amount")
+    assert morph.input_names(*_tiny("cvae")[:2])[-3:] == ("label_onehot", "target_onehot", "amount")
 
 
 def test_sliders_change_the_picture_in_the_graph(exported):
     """The traced look's zeros are not baked in: moving an offset or the amount repaints."""
-    model, steer, session = exported
+    model, steer, _, session = exported
     base = morph.morph_inputs(model, steer, Look(seed=1, label=3, target=5))
     feeds = {k: np.asarray([v], np.float32) for k, v in base.items()}
-    (still,) = session.run(None, feeds)
+    still = session.run(["pixels"], feeds)[0]
     feeds["offsets"] = feeds["offsets"] + 3.0
-    (moved,) = session.run(None, feeds)
+    moved = session.run(["pixels"], feeds)[0]
     assert not np.array_equal(still, moved)
 
 
 def test_what_the_sliders_send_back_is_the_look_they_show(exported):
-    model, steer, _ = exported
+    model, steer, _, _ = exported
     for look in LOOKS:
         inputs = morph.morph_inputs(model, steer, look)
         assert morph.morph_inputs(model, steer, morph.moved(look, inputs)) == inputs

@@ -25,22 +25,30 @@ def steering(_model: models.Model, key: str, dataset: str) -> Steering:
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(models.SHIPPED))
-def _shared_graph(_model: models.Model, _steering: Steering, key: str, dataset: str) -> Graph:
-    return Graph.of(morph.export_onnx(_model, _steering))
+def _shared_graph(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    _steering: Steering,
+    key: str,
+    dataset: str,
+) -> Graph:
+    return Graph.of(morph.export_onnx(_model, _steering, _classifier))
 
 
-def graph(model: models.Model, steering: Steering, key: str, dataset: str) -> Graph:
-    """The model with its slider directions as the browser's ONNX graph (`aigc.morph`),
-    exported once: per server for a shipped model, per session for a session's own (kept in
+def graph(
+    model: models.Model, classifier: models.Model | None, steering: Steering, key: str, dataset: str
+) -> Graph:
+    """The model with its slider directions and the dataset's classifier as the browser's
+    ONNX graph (`aigc.morph`), exported once: per server for a shipped model, per session for a session's own (kept in
     its session state, so no other session's cache holds its weights)."""
     if key in models.SHIPPED:
-        return _shared_graph(model, steering, key, dataset)
+        return _shared_graph(model, classifier, steering, key, dataset)
     own = st.session_state.setdefault("_morph_graphs", {})
     if (key, dataset) not in own:
         live = {models.model_key(label, m) for label, m in models.session_models().items()}
         for gone in [k for k in own if k[0] not in live]:  # models the session let go of
             del own[gone]
-        own[(key, dataset)] = Graph.of(morph.export_onnx(model, steering))
+        own[(key, dataset)] = Graph.of(morph.export_onnx(model, steering, classifier))
     return own[(key, dataset)]
 
 
