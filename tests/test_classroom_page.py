@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from aigc import classroom
 from aigc.weights import shipped_path
+from tests.test_explore_live import panel_data, panels, released, send
 
 pytestmark = pytest.mark.skipif(
     not shipped_path("gan_mnist").is_file(), reason="weights/gan_mnist.safetensors not trained"
@@ -275,3 +276,17 @@ def test_a_student_reading_chinese_follows_the_teacher_to_another_page_in_chines
         ok(student.run())
         assert student.query_params.get("lang") == "zh", page  # ... in her language
         assert student.sidebar.selectbox[0].value == "zh", page
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_in_a_room_a_panel_release_reruns_the_page_so_the_class_sees_it(opened):
+    """The desk would keep a release from the teacher's followers until her next rerun: in a
+    room the panel sets its state instead, which reruns her page and tells the room."""
+    teacher = ok(app(room=opened.room.code, teacher=opened.teacher_token))
+    ok(send(teacher, "ex_morph", ready=True))
+    data = panel_data(panels(teacher)["ex_morph_directions"])
+    assert data["sync_url"] == "" and "ex_desk" not in teacher.session_state
+    moved = released(teacher, "ex_morph_directions", offsets=[2.0, 0, 0, 0, 0, 0])
+    ok(send(teacher, "ex_morph_directions", released=moved))
+    student = ok(app(room=opened.room.code))
+    assert student.query_params["pc"] == "2"

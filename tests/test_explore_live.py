@@ -4,7 +4,8 @@ failure or when asked. A release from the panel must set the same session state 
 Streamlit's sliders did, so the server paints the same picture.
 
 AppTest runs no JavaScript: the tests send the panel's state the way its browser side does
-(a widget state of JSON for the component's id, which fires its on_*_change callbacks).
+(a widget state of JSON for the component's id, which fires its on_*_change callbacks), and
+post its releases to the session's desk as morph.js does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import torch
@@ -23,6 +25,7 @@ from aigc import morph
 from aigc.models import GAN, GANConfig
 from aigc.ui import morph_panel, pictures
 from tests.test_app import app, healthy, images, needs
+from tests.test_morph_panel import post
 
 pytestmark = needs["gan_mnist"]
 
@@ -75,20 +78,80 @@ def test_until_the_panel_says_it_painted_streamlits_sliders_draw_the_look():
     assert at.slider(key="ex_pc0") and at.slider(key="ex_blend")
 
 
-def test_once_painted_the_panel_draws_the_sliders_and_the_verdict_stays():
+def test_once_painted_the_panel_draws_the_sliders_the_verdict_and_the_link():
     at = live_app()
     assert not at.exception
-    assert {"ex_morph", "ex_morph_directions", "ex_morph_amount"} <= set(panels(at))
+    assert {"ex_morph", "ex_morph_directions", "ex_morph_amount", "ex_link"} <= set(panels(at))
     assert not [s for s in at.slider if s.key and s.key.startswith(("ex_pc", "ex_blend"))]
     assert not images(at), "the panel shows the server's picture itself"
     picture = panel_data(panels(at)["ex_morph"])
     assert picture["show"] is True and picture["png"].startswith("data:image/png;base64,")
-    assert any(m.value.startswith("Classifier: **") for m in at.markdown), "no verdict"
+    readout = picture["readout"]  # the browser writes it again after each repaint
+    assert readout["says"] == "Classifier: **{name}** ({p|.0%} sure)"
+    assert readout["real"] == "Discriminator: **{p|.0%}** real"
+    assert readout["names"][3] == "3" and readout["label"] is not None
+    assert not [m for m in at.markdown if m.value.startswith("Classifier: **")], "said twice"
+    assert panel_data(panels(at)["ex_link"])["caption"] == "Link to exactly this"
+    assert not at.code, "the link is the panel's, which a release rewrites"
     labels = [s["label"] for s in panel_data(panels(at)["ex_morph_directions"])["sliders"]]
     assert labels[0].startswith("Direction 1 · ") and len(labels) == 6
 
 
-def test_a_release_sets_the_state_and_the_link_of_streamlits_sliders():
+def test_a_release_posted_to_the_desk_reruns_nothing_and_the_next_run_takes_it():
+    at = live_app()
+    token = at.session_state["ex_desk"].token
+    data = panel_data(panels(at)["ex_morph_directions"])
+    assert data["sync_url"] == f"/morph/sync/{token}"
+    before = dict(at.query_params)
+    values = released(at, "ex_morph_directions", offsets=[2.0, -1.5, 0, 0, 0, 0])
+    answer = post(token, {"seq": 1, "values": values})
+    assert answer.status_code == 200
+    query = parse_qs(urlsplit(json.loads(answer.body)["link"]).query)
+    assert query == {**{k: [v] for k, v in before.items()}, "pc": ["2,-1.5"]}
+    assert dict(at.query_params) == before and at.session_state["ex_pc0"] == 0.0  # no rerun
+    at.run()  # the next run, whatever started it, paints and links the released look
+    assert not at.exception
+    assert at.session_state["ex_pc0"] == 2.0 and at.query_params["pc"] == "2,-1.5"
+    assert panel_data(panels(at)["ex_morph"])["inputs"]["offsets"][:2] == [2.0, -1.5]
+    assert "pc=2%2C-1.5" in panel_data(panels(at)["ex_link"])["link"]
+    at.run()
+    assert at.session_state["ex_pc0"] == 2.0, "taken once, and kept"
+
+
+def test_a_posted_release_is_taken_for_the_model_it_was_made_on():
+    """Switching GAN -> VAE is a rerun that takes a GAN's posted class blend as a blend."""
+    at = live_app()
+    token = at.session_state["ex_desk"].token
+    post(token, {"seq": 1, "values": released(at, "ex_morph_amount", amount=[0.4])})
+    at.session_state["ex_kind"] = "vae"
+    at.run()
+    assert not at.exception
+    assert at.session_state["ex_blend"] == 0.4 and at.session_state["ex_push"] == 0.0
+
+
+def test_the_desks_link_is_in_the_pages_language():
+    at = live_app({"lang": "zh"})
+    values = released(at, "ex_morph_directions", offsets=[1.0, 0, 0, 0, 0, 0])
+    answer = post(at.session_state["ex_desk"].token, {"seq": 1, "values": values})
+    query = parse_qs(urlsplit(json.loads(answer.body)["link"]).query)
+    assert query["pc"] == ["1"] and query["lang"] == ["zh"]
+
+
+def test_another_sessions_desk_is_out_of_reach():
+    mine, theirs = live_app(), live_app()
+    assert mine.session_state["ex_desk"].token != theirs.session_state["ex_desk"].token
+    values = released(mine, "ex_morph_directions", offsets=[2.0, 0, 0, 0, 0, 0])
+    assert (
+        post("x" + mine.session_state["ex_desk"].token, {"seq": 1, "values": values}).status_code
+        == 404
+    )
+    post(mine.session_state["ex_desk"].token, {"seq": 1, "values": values})
+    theirs.run()
+    assert theirs.session_state["ex_pc0"] == 0.0
+
+
+def test_a_release_set_as_state_sets_the_state_and_the_link_of_streamlits_sliders():
+    """Where a post cannot go (a classroom; a failed post), the release reruns the page."""
     at = live_app()
     offsets = [2.0, -1.5, 0.0, 0.0, 0.0, 0.0]
     send(at, "ex_morph_directions", released=released(at, "ex_morph_directions", offsets=offsets))

@@ -1,8 +1,10 @@
-"""The morph panel's routes: the vendored runtime as committed, and graphs by their sha256."""
+"""The morph panel's routes: the vendored runtime as committed, graphs by their sha256, and a
+session's desk, which takes the panel's releases and nothing else."""
 
 import asyncio
 import gzip
 import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
@@ -10,23 +12,39 @@ from starlette.requests import Request
 from aigc.ui import morph_panel
 
 
-def _get(path: str, accept: str = "gzip, deflate, br"):
-    """Call the route that matches `path` the way Starlette would."""
+def call(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
+    """Call the route that matches `path` the way Starlette would, the body in two chunks."""
+    chunks = [body[: len(body) // 2], body[len(body) // 2 :]]
+
+    async def receive():
+        chunk = chunks.pop(0) if chunks else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
     for route in morph_panel.routes():
-        match, child = route.matches({"type": "http", "path": path, "method": "GET"})
+        match, child = route.matches({"type": "http", "path": path, "method": method})
         if match.name == "FULL":
             scope = {
                 "type": "http",
-                "method": "GET",
+                "method": method,
                 "path": path,
-                "headers": [(b"accept-encoding", accept.encode())],
+                "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
                 **child,
             }
             # A thread of its own: the browser tests' Playwright keeps an event loop running
             # in this one for the whole session.
             with ThreadPoolExecutor(1) as pool:
-                return pool.submit(asyncio.run, route.endpoint(Request(scope))).result()
-    raise AssertionError(f"no route for {path}")
+                return pool.submit(asyncio.run, route.endpoint(Request(scope, receive))).result()
+    raise AssertionError(f"no {method} route for {path}")
+
+
+def post(token: str, payload: object, content_type: str = "application/json"):
+    """A release as morph.js posts it to a session's desk."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return call("POST", f"/morph/sync/{token}", body, {"content-type": content_type})
+
+
+def _get(path: str, accept: str = "gzip, deflate, br"):
+    return call("GET", path, headers={"accept-encoding": accept})
 
 
 def test_the_runtime_is_served_as_committed_and_pinned():
@@ -56,3 +74,44 @@ def test_graphs_are_served_by_digest_and_the_least_recently_shelved_go_first():
     digest = morph_panel.SHELF.put(morph_panel.Graph.of(b"graph"))
     assert gzip.decompress(_get(f"/morph/graph/{digest}.onnx").body) == b"graph"
     assert _get(f"/morph/graph/{'0' * 64}.onnx").status_code == 404
+
+
+def _desk() -> morph_panel.Desk:
+    desk = morph_panel.Desk()
+    morph_panel.DESKS[desk.token] = desk
+    desk.offer({"offsets": 2}, lambda values: f"/?pc={values['offsets'][0]:g}", "gan")
+    return desk
+
+
+def test_a_desk_keeps_the_newest_release_until_the_page_takes_it_once():
+    desk = _desk()
+    answer = post(desk.token, {"seq": 2, "values": {"offsets": [1.5, 0]}})
+    assert answer.status_code == 200 and json.loads(answer.body) == {"link": "/?pc=1.5"}
+    older = post(desk.token, {"seq": 1, "values": {"offsets": [-1, 0]}})  # overtaken in flight
+    assert older.status_code == 200
+    assert desk.take() == ({"offsets": [1.5, 0.0]}, "gan")
+    assert desk.take() is None
+
+
+def test_a_desk_refuses_what_the_panel_cannot_have_sent():
+    desk = _desk()
+    for payload, content_type, status in [
+        ({"seq": 1, "values": {"offsets": [1.0, 2.0]}}, "text/plain", 415),
+        (b"{" * 20_000, "application/json", 413),
+        (b"\xff\xfe", "application/json", 400),
+        ({"seq": 1, "values": {"offsets": [1.0]}}, "application/json", 400),
+        ({"seq": 1, "values": {"offsets": [1.0, float("nan")]}}, "application/json", 400),
+        ({"seq": "1", "values": {"offsets": [1.0, 2.0]}}, "application/json", 400),
+        ({"values": {"offsets": [1.0, 2.0]}}, "application/json", 400),
+        ([1, 2], "application/json", 400),
+    ]:
+        assert post(desk.token, payload, content_type).status_code == status, payload
+    assert desk.take() is None
+    assert post("forged-token", {"seq": 1, "values": {"offsets": [1, 2]}}).status_code == 404
+
+
+def test_a_sessions_desk_goes_with_it():
+    desk = _desk()
+    token = desk.token
+    del desk  # the session's state let go of it
+    assert post(token, {"seq": 1, "values": {"offsets": [1, 2]}}).status_code == 404

@@ -18,8 +18,8 @@ from streamlit.delta_generator import DeltaGenerator
 from aigc import morph, render
 from aigc.data import DATASETS
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
-from aigc.ui import feedback, models, morph_panel, pictures, state, widgets
-from aigc.ui.i18n import tr
+from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
+from aigc.ui.i18n import lang, tr
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ SLIDERS_PARAM = "sliders"  # ?sliders=native (or =live): the same choice, for on
 SLIDER_CHOICES = ("live", "native")
 _LIVE = "ex_live"  # session state: "ready" once the panel painted in this browser, or "failed"
 _GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
+_DESK = "ex_desk"  # session state: where the panel posts its releases (morph_panel.Desk)
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
@@ -109,6 +110,7 @@ def page() -> None:
     asked = st.query_params.get(SLIDERS_PARAM)
     if asked in SLIDER_CHOICES:  # kept for the session: the page's own links leave it out
         st.session_state["ex_sliders"] = asked
+    _take_posted()  # before a link is read: a link opened after the release wins
     state.restore(PAGE, SCHEMA, _restore, first_key="ex_kind")
     kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
     if label is None:
@@ -192,22 +194,60 @@ def _panel_failed() -> None:
         st.session_state[_LIVE] = "failed"
 
 
-def take_released(kind: str, released: dict[str, list[float]]) -> None:
-    """The values a person left the panel's sliders at, as the session state Streamlit's
-    own sliders keep (and clamped to their ranges): the link, the rating, the room and a
-    later fallback to native sliders all read them from there."""
-    ss = st.session_state
+def _with_released(values: dict[str, object], kind: str, released: dict[str, list[float]]):
+    """The page's values (as `_values` names them) once the panel's sliders were left at
+    `released`, clamped to the sliders' ranges."""
     look = morph.moved(Look(), released)
     pc, raw = SCHEMA["pc"], SCHEMA["raw"]
+    pcs = [*values["pc"], *[0.0] * DIRECTIONS][:DIRECTIONS]
     for i, c in enumerate(look.directions[:DIRECTIONS]):
-        ss[f"ex_pc{i}"] = min(max(c, pc.lo), pc.hi)
-    ss["ex_raw"] = {j: min(max(x, raw.lo), raw.hi) for j, x in look.raw if j < raw.size}
-    for j in range(raw.size):  # Streamlit's raw sliders start again from ex_raw
-        ss.pop(f"ex_z{j}", None)
+        pcs[i] = min(max(c, pc.lo), pc.hi)
+    while pcs and pcs[-1] == 0:
+        pcs.pop()
+    moved = {**values, "pc": pcs}
+    moved["raw"] = {j: min(max(x, raw.lo), raw.hi) for j, x in look.raw if j < raw.size}
     if "amount" in released:
         name = "blend" if kind == "gan" else "push"
         amount = SCHEMA[name]
-        ss[f"ex_{name}"] = min(max(look.amount, amount.lo), amount.hi)
+        moved[name] = min(max(look.amount, amount.lo), amount.hi)
+    return moved
+
+
+def take_released(kind: str, released: dict[str, list[float]]) -> None:
+    """The values a person left the panel's sliders at, as the session state Streamlit's
+    own sliders keep: the link, the rating, the room and a later fallback to native sliders
+    all read them from there."""
+    ss = st.session_state
+    moved = _with_released(_values(), kind, released)
+    for i in range(DIRECTIONS):
+        ss[f"ex_pc{i}"] = moved["pc"][i] if i < len(moved["pc"]) else 0.0
+    ss["ex_raw"] = moved["raw"]
+    for j in range(SCHEMA["raw"].size):  # Streamlit's raw sliders start again from ex_raw
+        ss.pop(f"ex_z{j}", None)
+    for name in ("blend", "push"):
+        ss[f"ex_{name}"] = moved[name]
+
+
+def _take_posted() -> None:
+    """A release the panel posted to its desk since the last run (it came with no rerun),
+    into the session state before anything reads it; for the model it was made on."""
+    desk = st.session_state.get(_DESK)
+    posted = desk.take() if desk is not None else None
+    if posted is not None:
+        released, kind = posted
+        take_released(kind, released)
+
+
+def _link_after(kind: str, values: dict[str, object]) -> morph_panel.Link:
+    """The page's link once the panel's sliders are released, for the desk to answer a post
+    with: made now, while the session's address and language can be read."""
+    base, language = st.context.url, lang()
+
+    def link(released: dict[str, list[float]]) -> str:
+        query = state.share_query(SCHEMA, _with_released(values, kind, released), language)
+        return state.link(base, query)
+
+    return link
 
 
 def _on_released(kind: str, key: str, shapes: dict[str, int]) -> None:
@@ -225,6 +265,7 @@ def _single_view(v: View) -> None:
 
     With the morph panel ("live"), each block of sliders is a panel instance drawn where
     Streamlit's sliders would be, into a slot kept while the rest of the look is read."""
+    _take_posted()
     mode = slider_mode()
     slots: dict[str, DeltaGenerator] | None = {} if mode == "live" else None
     picture, controls = st.columns([4, 5], gap="large")
@@ -241,9 +282,13 @@ def _single_view(v: View) -> None:
             widgets.image_ui(frame.png)
         if st.session_state.get(_LIVE) == "failed":
             st.caption(tr("explore.live_failed"))
-        widgets.readout_ui(frame, v.dataset)
+        if mode != "live":  # the panel's picture says it, and again after each repaint
+            widgets.readout_ui(frame, v.dataset)
         query = _publish()
-        state.share_ui(query)
+        if mode == "live":
+            morph_panel.link(_GROUP, state.link(st.context.url, query), key="ex_link")
+        else:
+            state.share_ui(query)
         feedback.image_actions_ui("ex_rate", _rated(v, look, frame.z, query), frame.png, False)
         if mode == "probe":  # last: a first export never holds back the picture above
             _panel_ui(v, look, frame, None)
@@ -253,9 +298,14 @@ def _panel_ui(
     v: View, look: Look, frame: render.Frame, slots: dict[str, DeltaGenerator] | None
 ) -> None:
     """The panel's picture (hidden while it is only being tried) and its slider blocks."""
-    graph = pictures.graph(v.model, v.steering, v.key, v.dataset)
+    graph = pictures.graph(v.model, v.classifier, v.steering, v.key, v.dataset)
     inputs = morph.morph_inputs(v.model, v.steering, look)
     live = slots is not None
+    shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
+    desk = None
+    if live and room.code() is None:  # a room's page must rerun on a release: others watch it
+        desk = morph_panel.desk(_DESK)
+        desk.offer(shapes, _link_after(v.kind, _values()), v.kind)
     morph_panel.picture(
         _GROUP,
         graph,
@@ -267,8 +317,8 @@ def _panel_ui(
         key="ex_morph",
         on_ready=_panel_ready,
         on_failed=_panel_failed,
+        readout=_readout(v, frame),
     )
-    shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
     for name, slot in (slots or {}).items():
         key = f"ex_morph_{name}"
         with slot:
@@ -280,7 +330,21 @@ def _panel_ui(
                 columns={"directions": 2, "raw": 4}.get(name, 1),
                 key=key,
                 on_released=lambda key=key: _on_released(v.kind, key, shapes),
+                sync=desk,
             )
+
+
+def _readout(v: View, frame: render.Frame) -> morph_panel.Readout:
+    """`widgets.readout_ui`'s verdict, for the panel to write after each repaint."""
+    return morph_panel.Readout(
+        says=morph_panel.template("widgets.says", "name", "p"),
+        real=morph_panel.template("widgets.real", "p"),
+        names=tuple(widgets.class_names(v.dataset)),
+        help=tr("widgets.readout_help"),
+        label=frame.label,
+        confidence=frame.confidence,
+        realness=frame.realness,
+    )
 
 
 def _panel_sliders(v: View, block: str) -> list[morph_panel.Slider]:

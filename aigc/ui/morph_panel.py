@@ -5,8 +5,18 @@ event and paints the 28x28 pixels on a canvas; only on release (`change`) does t
 back to Python, once per gesture, through the component's state.
 
 One panel is several instances of one component, so a page keeps its layout: a `picture`
-(the canvas, over the server's PNG until the graph has painted) and `sliders` blocks, each
-where the page's own sliders would be. They share one `group` in the browser (morph.js).
+(the canvas, over the server's PNG until the graph has painted, and the judges' verdict
+under it, from the same graph), `sliders` blocks, each where the page's own sliders would be,
+and the page's `link`. They share one `group` in the browser (morph.js).
+
+A release costs the server no rerun. The browser posts the released values to the session's
+`Desk` (`/morph/sync/<token>`); the route answers with the page's link for them, which the
+browser writes into the address bar and the link block; the page takes the values into its
+session state when it next runs for any reason (a click, a page switch), before it draws, so
+ratings, the verdict and everything else read them as if a slider had rerun it. Where the
+server must act on the release at once (a classroom, whose followers watch the page), or the
+post fails (a proxy that sends the route to another server), the panel sets its state
+instead, which reruns the page as a Streamlit slider does.
 
 How the bytes reach the browser. The app is an `st.App` (streamlit_app.py), and an `st.App`
 takes Starlette routes of its own (Streamlit 1.67, `starlette_app.App(routes=...)`; only
@@ -32,7 +42,9 @@ import gzip
 import hashlib
 import json
 import math
+import secrets
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -41,9 +53,10 @@ from pathlib import Path
 
 import streamlit as st
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from aigc.ui.i18n import tr
 from aigc.ui.served import base_path
 
 HERE = Path(__file__).resolve().parent / "morph"
@@ -54,6 +67,7 @@ PREFIX = f"/morph/ort-{PROVENANCE['version']}"  # the version in the path: cache
 TYPES = {ORT_MODULE: "text/javascript", ORT_WASM: "application/wasm"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 GRAPHS_KEPT = 32  # a conv VAE's graph is 5 MB: at most ~160 MB held for recent models
+SYNC_BYTES = 16_384  # a release is a few hundred numbers; anything longer is refused unread
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,37 @@ class Slider:
     step: float
     aria: str = ""  # its aria-label where the visible label is terse ("z3"); else `label`
     help: str = ""  # a tooltip
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The judges' verdict under the picture, which the browser writes again after each paint
+    from the graph's outputs: the catalogue's sentences with their fields left blank for it
+    (`template`), and the server's own verdict, shown until the graph has painted."""
+
+    says: str  # the classifier's sentence: {name} and {p|.0%}
+    real: str  # the discriminator's: {p|.0%}
+    names: tuple[str, ...]  # the class names, in the page's language
+    help: str
+    label: int | None  # the server's verdict on the look it rendered
+    confidence: float
+    realness: float | None
+
+
+class _Blank:
+    """A field left for the browser: formats as ``{name|spec}``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return "{" + self.name + (f"|{spec}" if spec else "") + "}"
+
+
+def template(key: str, *fields: str) -> str:
+    """The catalogue's text for `key` in the page's language with `fields` left blank, as
+    morph.js fills them (a string; ``.N%`` for a share, as Python writes it)."""
+    return tr(key, **{name: _Blank(name) for name in fields})
 
 
 @dataclass(frozen=True)
@@ -115,6 +160,88 @@ class GraphShelf:
 SHELF = GraphShelf()
 
 
+Link = Callable[[dict[str, list[float]]], str]  # released slider inputs -> the page's link
+
+
+class Desk:
+    """Where one session's panel leaves what a person released, without a rerun: the route
+    `post`s it, the page `take`s it at its next run. Held in the session's state; `DESKS`
+    finds it by its token only while the session lives (weakly), so the route reaches no
+    other session's desk, and a session that ended leaves nothing behind.
+
+    What the page `offer`s with each render (the slider inputs' shapes, the link for released
+    values, and what the values are `about`, handed back with them) is what the next post is
+    checked against and answered with: the page takes a post before it offers again. The link
+    function runs on the server's event loop: it must be quick and read no Streamlit state.
+    """
+
+    def __init__(self) -> None:
+        self.token = secrets.token_urlsafe(16)
+        self._lock = threading.Lock()
+        self._shapes: dict[str, int] = {}
+        self._link: Link | None = None
+        self._about: object = None
+        self._posted: dict[str, list[float]] | None = None
+        self._seq = -1
+
+    def offer(self, shapes: dict[str, int], link: Link, about: object = None) -> None:
+        with self._lock:
+            self._shapes, self._link, self._about = dict(shapes), link, about
+
+    def post(self, payload: object) -> str | None:
+        """A release as the browser posted it ({"seq": n, "values": {...}}); the page's link
+        for it, or None if it is not the panel's (`released`). A post older than one already
+        taken (two in flight, out of order) changes nothing but is answered."""
+        if not isinstance(payload, dict) or type(payload.get("seq")) is not int:
+            return None
+        with self._lock:
+            values, link = released(payload.get("values"), self._shapes), self._link
+            if values is None or link is None:
+                return None
+            if payload["seq"] > self._seq:
+                self._seq, self._posted = payload["seq"], values
+        return link(values)
+
+    def take(self) -> tuple[dict[str, list[float]], object] | None:
+        """The last release posted since the last take, once, with what it is `about`."""
+        with self._lock:
+            posted, self._posted = self._posted, None
+            return None if posted is None else (posted, self._about)
+
+
+DESKS: weakref.WeakValueDictionary[str, Desk] = weakref.WeakValueDictionary()
+
+
+def desk(key: str) -> Desk:
+    """This session's desk under `key` in its state, made on first use."""
+    if key not in st.session_state:
+        st.session_state[key] = Desk()
+    found = st.session_state[key]
+    DESKS[found.token] = found
+    return found
+
+
+async def _sync(request: Request) -> Response:
+    found = DESKS.get(request.path_params["token"])
+    if found is None:
+        return JSONResponse({"error": "unknown"}, status_code=404)
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "json only"}, status_code=415)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > SYNC_BYTES:
+            return JSONResponse({"error": "too long"}, status_code=413)
+    try:
+        payload = json.loads(body)
+    except ValueError:  # also a body that is not UTF-8
+        return JSONResponse({"error": "not json"}, status_code=400)
+    link = found.post(payload)
+    if link is None:
+        return JSONResponse({"error": "not the panel's"}, status_code=400)
+    return JSONResponse({"link": link}, headers={"Cache-Control": "no-store"})
+
+
 def _gzipped(request: Request, packed: bytes, media_type: str) -> Response:
     """Precompressed bytes as they are, or inflated for the rare client that takes no gzip.
     The Content-Encoding header also keeps Streamlit's GZip middleware from compressing again."""
@@ -146,11 +273,12 @@ async def _graph(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """What `st.App(routes=...)` needs for the panel: the runtime and the graphs."""
+    """What `st.App(routes=...)` needs for the panel: the runtime, the graphs, the desks."""
     base = base_path()
     return [
         Route(f"{base}{PREFIX}/{{name}}", _runtime_file, methods=["GET"]),
         Route(f"{base}/morph/graph/{{digest}}.onnx", _graph, methods=["GET"]),
+        Route(f"{base}/morph/sync/{{token}}", _sync, methods=["POST"]),
     ]
 
 
@@ -184,12 +312,13 @@ def picture(
     key: str,
     on_ready: Callable[[], None],
     on_failed: Callable[[], None],
+    readout: Readout | None = None,
 ) -> None:
     """The panel's picture: the server's `png` until the browser has run the graph (a model
     `aigc.morph.export_onnx` made) at `inputs` (`aigc.morph.morph_inputs`), then the canvas
-    the sliders repaint. Hidden unless `show`. With `report`, it sets its state "ready" once
-    painted; it sets "failed" (a reason) if the runtime or the graph did not load. `alt`
-    describes the picture to screen readers."""
+    the sliders repaint, with the `readout` under it. Hidden unless `show`. With `report`, it
+    sets its state "ready" once painted; it sets "failed" (a reason) if the runtime or the
+    graph did not load. `alt` describes the picture to screen readers."""
     base = base_path()
     data = _common(group, graph, inputs) | {
         "role": "picture",
@@ -200,6 +329,7 @@ def picture(
         "alt": alt,
         "show": show,
         "report": report,
+        "readout": asdict(readout) if readout is not None and show else None,
     }
     _component()(
         data=data,
@@ -219,18 +349,36 @@ def sliders(
     columns: int,
     key: str,
     on_released: Callable[[], None],
+    sync: Desk | None = None,
 ) -> None:
     """A block of the panel's sliders, `columns` to a row, moving the `group`'s picture
-    while dragged. On release (or a key press) the block's state "released" becomes the
-    slider inputs as the person left them (`released` checks them); `on_released` runs
-    before the rerun, as a widget's on_change does."""
+    while dragged. On release (or a key press) the slider inputs as the person left them go
+    to the `sync` desk, with no rerun; without one (or if the post fails) the block's state
+    "released" becomes them (`released` checks them), and `on_released` runs before the
+    rerun, as a widget's on_change does."""
     data = _common(group, graph, inputs) | {
         "role": "sliders",
         "sliders": [asdict(s) for s in specs],
         "columns": columns,
+        "sync_url": f"{base_path()}/morph/sync/{sync.token}" if sync is not None else "",
     }
     # "released", not "values": the result is a dict, and `.values` is its method.
     _component()(data=data, key=key, default={"released": None}, on_released_change=on_released)
+
+
+def link(group: str, address: str, *, key: str) -> None:
+    """The page's link to what it shows, with a copy button, which the `group`'s sliders
+    rewrite after each release (the server's link for the released values)."""
+    data = {
+        "role": "link",
+        "group": group,
+        "link": address,
+        "caption": tr("state.share"),
+        "copy": tr("state.copy"),
+        "copied": tr("state.copied"),
+        "copy_failed": tr("state.copy_failed"),
+    }
+    _component()(data=data, key=key)
 
 
 def released(payload: object, shapes: dict[str, int]) -> dict[str, list[float]] | None:

@@ -255,11 +255,14 @@ def restore(
         put(parse(schema, {})[0])
 
 
-def share_query(schema: Schema, values: Mapping[str, object]) -> dict[str, str]:
+def share_query(
+    schema: Schema, values: Mapping[str, object], language: str | None = None
+) -> dict[str, str]:
     """The query of a link to `values`, in the session's language (the frame's, kept in every
-    page's link; English, the default, is left out)."""
+    page's link; English, the default, is left out), or in `language` where no session state
+    can be read (a route)."""
     query = encode(schema, values)
-    language = lang()
+    language = language or lang()
     return {**query, "lang": language} if language != "en" else query
 
 

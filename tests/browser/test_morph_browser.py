@@ -1,7 +1,9 @@
-"""Explore's morph panel in a real Chromium: dragging a slider repaints the picture in the
-browser many times while the server hears (almost) nothing, and what the canvas shows after
-the release is the picture the server renders for the released state. Also the keyboard
-(one message a key press) and the language of the panel's labels.
+"""Explore's morph panel in a real Chromium: dragging a slider repaints the picture and its
+verdict in the browser many times while the server hears (almost) nothing; the release is one
+small post, no rerun, which puts the link in the address bar; and what the canvas showed is
+the picture (and the verdict) the server renders for that link. The next rerun, whatever
+starts it, keeps the released state. Also the keyboard (one post a key press, no websocket
+message) and the language of the panel's labels.
 
 The server of conftest.py draws Streamlit's sliders unless asked; these tests ask with
 ``?sliders=live``.
@@ -33,7 +35,9 @@ SETTLE_S = 1.0  # a rerun's round trip on a busy 2-core machine
 # 28 x 28 cells into a set, so the set's size is the number of distinct pictures painted.
 SAMPLER = """(canvas) => {
   window.__hashes = new Set();
+  window.__said = new Set();
   window.__sampling = true;
+  const readout = canvas.parentElement.querySelector('.morph-readout');
   const ctx = canvas.getContext('2d');
   const tick = () => {
     if (!window.__sampling) return;
@@ -41,6 +45,7 @@ SAMPLER = """(canvas) => {
     let h = 0;
     for (let y = 5; y < 280; y += 10) for (let x = 5; x < 280; x += 10) h = (h * 31 + d[4 * (y * 280 + x)]) | 0;
     window.__hashes.add(h);
+    window.__said.add(readout.innerText);
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
@@ -55,12 +60,25 @@ CELLS = """(canvas) => {
 
 
 class Live:
-    """An Explore page on the morph panel, counting the websocket frames it sends."""
+    """An Explore page on the morph panel, counting the websocket frames it sends and the
+    releases it posts."""
 
     def __init__(self, page: Page):
         self.page = page
         self.sent: list[float] = []
+        self.posts: list[str] = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda _: self.sent.append(1)))
+        page.on("request", lambda r: "/morph/sync/" in r.url and self.posts.append(r.url))
+
+    def synced(self) -> int:
+        """Releases the server answered (morph.js stamps the picture with the last one's)."""
+        return int(main(self.page).locator(".morph-picture").get_attribute("data-synced") or 0)
+
+    def readout(self) -> str:
+        return main(self.page).locator(".morph-readout").inner_text()
+
+    def link(self) -> str:
+        return main(self.page).locator(".morph-link code").inner_text()
 
     @property
     def canvas(self) -> Locator:
@@ -128,6 +146,18 @@ def live(opened) -> Callable[..., Live]:
     return open_live
 
 
+def server_view(page: Page, url: str) -> tuple[np.ndarray, str]:
+    """What the server paints and says for a link: opened with Streamlit's sliders, whose
+    picture and verdict Python draws."""
+    page.goto(url + "&sliders=native")
+    img = main(page).get_by_test_id("stImage").locator("img")
+    expect(img).to_be_visible(timeout=FIRST_PAINT_MS)
+    png = page.request.get(img.get_attribute("src")).body()
+    cells = np.asarray(Image.open(io.BytesIO(png)).convert("L"))[5::10, 5::10]
+    said = main(page).get_by_test_id("stMarkdown").filter(has_text="Classifier:").inner_text()
+    return cells, said
+
+
 def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture(live):
     view = live()
     page = view.page
@@ -135,7 +165,6 @@ def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     x0, x1 = box["x"] + box["width"] * 0.5, box["x"] + box["width"] * 0.95
-    before = view.server_png.get_attribute("src")
     view.canvas.evaluate(SAMPLER)
     page.mouse.move(x0, y)
     page.mouse.down()
@@ -144,36 +173,63 @@ def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture
         page.mouse.move(x0 + (x1 - x0) * i / DRAG_STEPS, y)
         time.sleep(DRAG_S / DRAG_STEPS)
     # Playwright hands over websocket events during its calls only: this one, then count.
-    distinct = page.evaluate("() => { window.__sampling = false; return window.__hashes.size; }")
+    distinct, verdicts = page.evaluate(
+        "() => { window.__sampling = false; return [window.__hashes.size, window.__said.size]; }"
+    )
     during = len(view.sent) - sent_before
     page.mouse.up()
-    view.settle(lambda: view.server_png.get_attribute("src") != before)
-    after = len(view.sent) - sent_before - during
+    expect(main(page).locator(".morph-picture")).to_have_attribute("data-synced", "1")
+    time.sleep(SETTLE_S)  # a rerun, had there been one, would have been asked for by now
     assert distinct >= 10, f"only {distinct} pictures painted during the drag"
     assert during <= 3, f"{during} messages to the server during the drag"
-    assert after >= 1, "the release never reached the server"
+    assert len(view.sent) - sent_before - during == 0, "the release reran the page"
+    assert len(view.posts) == 1
     released = float(slider.input_value())
     assert released > 1.5
-    assert f"pc={released:g}" in page.url
-    diff = np.abs(view.cells() - view.server_cells()).max()
-    assert diff <= 2, f"canvas vs the server's picture: {diff}/255"
+    assert f"pc={released:g}" in page.url and f"pc={released:g}" in view.link()
+    assert verdicts >= 2, "the verdict under the picture did not follow the drag"
+    canvas, said = view.cells(), view.readout()
     expect_no_exception(page)
+    # The link is the server's: it paints the canvas's picture and says the same.
+    server, server_said = server_view(page, page.url)
+    assert np.abs(canvas - server).max() <= 2, (
+        f"canvas vs the server: {np.abs(canvas - server).max()}/255"
+    )
+    assert said.split() == server_said.split()
 
 
-def test_the_keyboard_moves_a_slider_one_message_a_key(live):
+def test_the_next_rerun_keeps_what_was_released(live):
+    """A release is taken by whatever runs next: here the seed box, inside the same view."""
+    view = live()
+    view.slider("Direction 2").focus()
+    view.page.keyboard.press("End")
+    expect(main(view.page).locator(".morph-picture")).to_have_attribute("data-synced", "1")
+    src = view.server_png.get_attribute("src")
+    seed = main(view.page).get_by_test_id("stNumberInput").locator("input")
+    seed.fill("5")
+    seed.press("Enter")
+    expect(view.server_png).not_to_have_attribute("src", src)  # the server's picture of it
+    time.sleep(SETTLE_S)
+    assert view.slider("Direction 2").input_value() == "3", "the rerun undid the release"
+    assert "seed=5" in view.page.url and "pc=0%2C3" in view.page.url
+    assert np.abs(view.cells() - view.server_cells()).max() <= 2
+    expect_no_exception(view.page)
+
+
+def test_the_keyboard_moves_a_slider_one_post_a_key(live):
     view = live()
     slider = view.slider("Direction 2")
     slider.focus()
-    for key, value in (("ArrowRight", "0.1"), ("End", "3")):
+    for n, (key, value) in enumerate((("ArrowRight", "0.1"), ("End", "3")), start=1):
         picture = view.cells()
-        before, src = len(view.sent), view.server_png.get_attribute("src")
+        before = len(view.sent)
         view.page.keyboard.press(key)
-        view.settle(lambda src=src: view.server_png.get_attribute("src") != src)
+        expect(main(view.page).locator(".morph-picture")).to_have_attribute("data-synced", str(n))
         assert slider.input_value() == value
         assert not np.array_equal(view.cells(), picture), f"{key} did not repaint"
-        assert len(view.sent) - before == 1, f"{key}: {len(view.sent) - before} messages"
-        assert np.abs(view.cells() - view.server_cells()).max() <= 2
+        assert len(view.sent) == before and len(view.posts) == n, f"{key}: not one post"
     assert "pc=0%2C3" in view.page.url or "pc=0,3" in view.page.url
+    assert "pc=0%2C3" in view.link()
 
 
 def test_the_panel_speaks_the_pages_language(live):

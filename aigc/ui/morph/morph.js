@@ -4,7 +4,10 @@
 // this file only fills its inputs and paints its uint8 output.
 //
 // A page mounts several instances that make one panel: a picture (the canvas, over the
-// server's PNG) and one or more slider blocks, each where the page's own sliders would be.
+// server's PNG, and the verdict under it), one or more slider blocks, each where the page's
+// own sliders would be, and the page's link. A release is posted to the session's desk on the
+// server (no rerun), which answers with the link for it; without a desk, or if the post
+// fails, it is set as the block's state, which reruns the page.
 // They find each other through `data.group`: Streamlit imports this module once per page (its
 // blob URL is cached by content), so the Map below is shared by every instance.
 
@@ -39,6 +42,22 @@ function session(ort, url) {
   return sessions.get(url);
 }
 
+// A catalogue sentence with its blanks filled (morph_panel.template): {name} as it is, and
+// {p|.N%} as Python's format(p, ".N%") writes it, ties to even included.
+function fill(template, values) {
+  return template.replace(/\{(\w+)(?:\|([^}]*))?\}/g, (_, name, spec) => {
+    const share = spec && /^\.(\d+)%$/.exec(spec);
+    return share ? `${fixed(values[name] * 100, Number(share[1]))}%` : String(values[name]);
+  });
+}
+
+function fixed(x, digits) {
+  const n = x * 10 ** digits;
+  const floor = Math.floor(n);
+  if (n - floor !== 0.5) return x.toFixed(digits);
+  return ((floor % 2 === 0 ? floor : floor + 1) / 10 ** digits).toFixed(digits);
+}
+
 function format(value, step) {
   const digits = Math.max(0, -Math.floor(Math.log10(step)));
   return Number(value).toFixed(digits);
@@ -50,8 +69,12 @@ class Group {
   constructor() {
     this.pictures = new Set();
     this.sliders = new Set();
+    this.links = new Set();
     this.busy = false; // a run in flight: the next paint waits, and takes the latest values
     this.again = false;
+    this.seq = 0; // releases posted; the desk keeps the newest
+    this.syncUrl = "";
+    this.syncBroken = false; // a post failed once: releases rerun the page from then on
   }
 
   // Python's inputs for the look it rendered; the same `stamp` is the same inputs.
@@ -85,14 +108,42 @@ class Group {
     this.paint();
   }
 
-  released() {
+  // A release from `view` (a Sliders): to the desk, or as its state (a rerun).
+  release(view) {
     this.dragging = false;
-    this.pending = null; // the rerun this value starts brings fresh data
+    this.pending = null; // what the server sends next is for this value
     const moved = {};
     for (const name of SLIDER_INPUTS) {
       if (name in this.exact) moved[name] = this.exact[name];
     }
-    return moved;
+    for (const picture of this.pictures) picture.settled();
+    if (!this.syncUrl || this.syncBroken) {
+      view.setStateValue("released", moved);
+      return;
+    }
+    const seq = ++this.seq;
+    fetch(new URL(this.syncUrl, location.origin).href, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ seq, values: moved }),
+      credentials: "same-origin",
+    })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`sync answered ${r.status}`))))
+      .then(({ link }) => this.linked(link, seq))
+      .catch((error) => {
+        console.warn("morph panel: release not synced, rerunning instead", error);
+        this.syncBroken = true;
+        view.setStateValue("released", moved);
+      });
+  }
+
+  // The server's link for release `seq`: into the address bar and the link blocks.
+  linked(link, seq) {
+    if (seq !== this.seq) return; // a newer release's answer is on its way
+    const url = new URL(link, location.href);
+    history.replaceState(history.state, "", location.pathname + url.search + location.hash);
+    for (const view of this.links) view.show(link);
+    for (const picture of this.pictures) picture.root.dataset.synced = String(seq);
   }
 
   endGesture() {
@@ -119,9 +170,15 @@ class Group {
         for (const [name, values] of Object.entries(this.feeds)) {
           feeds[name] = new this.ort.Tensor("float32", values.slice(), [1, values.length]);
         }
-        const { pixels } = await run.run(feeds);
+        const { pixels, probs, realness } = await run.run(feeds);
         if (url !== this.graphUrl) continue; // another model arrived meanwhile
-        for (const picture of this.pictures) picture.draw(pixels.data, url);
+        const verdict = { realness: realness?.data[0] ?? null };
+        if (probs) {
+          const p = probs.data;
+          verdict.label = p.indexOf(Math.max(...p));
+          verdict.confidence = p[verdict.label];
+        }
+        for (const picture of this.pictures) picture.draw(pixels.data, verdict, url);
       } while (this.again);
     } finally {
       this.busy = false;
@@ -157,7 +214,10 @@ class Picture {
     this.canvas.hidden = true;
     this.small = document.createElement("canvas");
     this.small.width = this.small.height = SIDE;
-    this.root.append(this.img, this.canvas);
+    this.readout = document.createElement("div");
+    this.readout.className = "morph-readout";
+    this.readout.setAttribute("aria-live", "polite");
+    this.root.append(this.img, this.canvas, this.readout);
     parent.appendChild(this.root);
   }
 
@@ -165,6 +225,7 @@ class Picture {
     this.data = data;
     this.setStateValue = setStateValue;
     this.root.hidden = !data.show;
+    if (data.readout && this.paintedUrl !== data.graph_url) this.judge(data.readout);
     if (data.png) this.img.src = data.png;
     this.img.alt = data.alt;
     this.canvas.setAttribute("aria-label", data.alt);
@@ -184,7 +245,39 @@ class Picture {
     this.root.dataset.state = yes ? "ready" : "loading";
   }
 
-  draw(pixels, url) {
+  // The verdict's lines (the server's until the graph paints, then the graph's), as
+  // widgets.readout_ui writes them.
+  judge(verdict) {
+    const r = this.data.readout;
+    if (!r) return;
+    const lines = [];
+    if (verdict.label !== null && verdict.label !== undefined) {
+      lines.push(fill(r.says, { name: r.names[verdict.label], p: verdict.confidence }));
+    }
+    if (verdict.realness !== null && verdict.realness !== undefined) {
+      lines.push(fill(r.real, { p: verdict.realness }));
+    }
+    const text = lines.join("\n");
+    if (text === this.readoutText) return;
+    this.readoutText = text;
+    this.readout.title = r.help;
+    this.readout.replaceChildren(
+      ...lines.map((line) => {
+        const p = document.createElement("p");
+        line.split("**").forEach((part, i) => {
+          p.append(i % 2 ? Object.assign(document.createElement("strong"), { textContent: part }) : part);
+        });
+        return p;
+      }),
+    );
+  }
+
+  // A gesture ended: what the readout says now is worth a screen reader's announcement.
+  settled() {
+    this.readout.removeAttribute("aria-busy");
+  }
+
+  draw(pixels, verdict, url) {
     const ctx = this.small.getContext("2d");
     const image = ctx.createImageData(SIDE, SIDE);
     for (let i = 0; i < SIDE * SIDE; i++) {
@@ -200,6 +293,8 @@ class Picture {
     if (frames === 1) this.canvas.dataset.firstPaintMs = String(Math.round(performance.now()));
     this.paintedUrl = url;
     if (url !== this.data.graph_url) return;
+    if (this.group.dragging) this.readout.setAttribute("aria-busy", "true"); // no 60 announcements a second
+    this.judge(verdict);
     this.showCanvas(true);
     if (this.data.report && !this.reported) {
       this.reported = true; // Python now draws its sliders here: tell it once
@@ -228,6 +323,7 @@ class Sliders {
     this.setStateValue = setStateValue;
     this.group = group(data.group);
     this.group.sliders.add(this);
+    this.group.syncUrl = data.sync_url;
     this.root.style.setProperty("--columns", data.columns);
     const specs = JSON.stringify(data.sliders);
     if (specs !== this.specs) {
@@ -258,7 +354,7 @@ class Sliders {
         this.group.move(spec, Number(input.value));
         out.textContent = format(input.value, spec.step);
       });
-      input.addEventListener("change", () => this.setStateValue("released", this.group.released()));
+      input.addEventListener("change", () => this.group.release(this));
       return { spec, input, out };
     });
     this.root.replaceChildren(...this.rows.map(({ input }) => input.parentElement));
@@ -273,10 +369,57 @@ class Sliders {
   }
 }
 
+// The page's link, with a copy button; a release's answer rewrites it.
+class LinkBlock {
+  constructor(parent) {
+    this.root = document.createElement("div");
+    this.root.className = "morph-link";
+    this.caption = document.createElement("p");
+    this.code = document.createElement("code");
+    this.button = document.createElement("button");
+    this.button.type = "button";
+    this.button.addEventListener("click", () => this.copy());
+    const box = document.createElement("div");
+    box.append(this.code, this.button);
+    this.root.append(this.caption, box);
+    parent.appendChild(this.root);
+  }
+
+  update(data) {
+    this.data = data;
+    this.group = group(data.group);
+    this.group.links.add(this);
+    this.caption.textContent = data.caption;
+    this.button.textContent = data.copy;
+    if (data.link !== this.fromServer) {
+      this.fromServer = data.link; // a rerun's link is the server's newest word
+      this.show(data.link);
+    }
+  }
+
+  show(link) {
+    this.code.textContent = link;
+  }
+
+  async copy() {
+    const text = this.code.textContent;
+    try {
+      await navigator.clipboard.writeText(text); // only where the page is a secure context
+      this.button.textContent = this.data.copied;
+    } catch {
+      getSelection().selectAllChildren(this.code); // the person can copy what is selected
+      this.button.textContent = this.data.copy_failed;
+    }
+    setTimeout(() => { this.button.textContent = this.data.copy; }, 2000);
+  }
+}
+
+const ROLES = { picture: Picture, sliders: Sliders, link: LinkBlock };
+
 export default function morphPanel({ data, parentElement, setStateValue }) {
   let view = views.get(parentElement);
   if (!view) {
-    view = data.role === "picture" ? new Picture(parentElement) : new Sliders(parentElement);
+    view = new ROLES[data.role](parentElement);
     views.set(parentElement, view);
   }
   view.update(data, setStateValue);
@@ -287,5 +430,6 @@ export default function morphPanel({ data, parentElement, setStateValue }) {
     const g = groups.get(data.group);
     g?.pictures.delete(view);
     g?.sliders.delete(view);
+    g?.links.delete(view);
   }, 0);
 }
