@@ -4,11 +4,11 @@ side by side in one run, so their ratios share the machine's mood.
 
 Inside each page one watcher (``_WATCH``) reads, on every animation frame, what the picture
 shows (the panel: its canvas's repaint counter; native: the main area's image, once decoded)
-and what the server last sent (the panel: the PNG it keeps under the canvas; native: that same
-image); pointer and key events are stamped as they happen. A frame at which the shown picture
-changed is a frame painted; the first frame after a release at which the server's picture
-changed (and, for the panel, the canvas repainted from it) is that gesture's answer. Websocket
-frames the page sends are counted by Playwright, as tests/browser/test_morph_browser.py does.
+and the server's last word on a release (the panel: the release its desk answered, stamped on
+the picture by morph.js; native: the new image); pointer and key events are stamped as they
+happen. A frame at which the shown picture changed is a frame painted; the first frame after
+a release at which the server's word changed is that gesture's answer. Websocket frames and
+the panel's posts are counted by Playwright, as tests/browser/test_morph_browser.py does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from aigc.bench.timing import process_cpu_s
 MAIN = '[data-testid="stMain"]'
 PANEL_INPUT = f"{MAIN} .morph-sliders input"
 PANEL_CANVAS = f"{MAIN} .morph-picture canvas"
-PANEL_PNG = f"{MAIN} .morph-picture img"
+PANEL_PICTURE = f"{MAIN} .morph-picture"
 NATIVE_SLIDER = f'{MAIN} [data-testid="stSlider"]'
 VIEWPORT = {"width": 1400, "height": 1000}  # the picture and the direction sliders side by side
 MODES = ("panel", "native")
@@ -42,8 +42,8 @@ SWEEP = (0.1, 0.9)  # the drag stays on this part of the track, back and forth
 WIDTHS_PER_S = 1.5  # of the track: ~1.5 slider steps (of 60) per move
 SETTLE_S = 0.4  # after a gesture's answer: what the rerun does after sending the picture
 
-# (canvas | null, server's picture | null): null for native, where both are the main image.
-_WATCH = """([canvas, png]) => {
+# (canvas | null, the panel's picture | null): null for native, where the main image is both.
+_WATCH = """([canvas, picture]) => {
   const m = (window.__morph = {frames: [], answers: [], inputs: [], downs: [], releases: []});
   const now = () => performance.now();
   const main = document.querySelector('[data-testid="stMain"]');
@@ -52,14 +52,14 @@ _WATCH = """([canvas, png]) => {
     return img && img.complete && img.naturalWidth ? img.src : null;
   };
   const shown = () => (canvas ? canvas.dataset.frames : image());
-  const sent = () => (png ? png.getAttribute('src') : image());
+  const sent = () => (picture ? picture.dataset.synced : image());
   let lastShown = shown(), lastSent = sent(), waiting = false;
   const tick = () => {
     const s = shown(), a = sent(), t = now();
     const painted = s !== lastShown;
     if (painted) m.frames.push(t);
     if (a !== lastSent) waiting = true;
-    if (waiting && (painted || !canvas)) { m.answers.push(t); waiting = false; }
+    if (waiting) { m.answers.push(t); waiting = false; }
     lastShown = s; lastSent = a;
     requestAnimationFrame(tick);
   };
@@ -78,27 +78,33 @@ class Gestures:
 
     drag_fps: list[float] = field(default_factory=list)  # frames painted per s, per drag
     drag_sent: list[float] = field(default_factory=list)  # websocket frames sent, per drag
-    answers_ms: list[float] = field(default_factory=list)  # release -> the server's picture
+    answers_ms: list[float] = field(default_factory=list)  # release -> the server's word
     input_paint_ms: list[float] = field(default_factory=list)  # panel: input -> canvas painted
     cpu_s: float = 0.0  # the server's, over all the gestures timed
+    frames_sent: int = 0  # websocket frames the page sent over them
+    posts: int = 0  # the panel's posts to its desk over them
     gestures: int = 0
     failed: int = 0  # a gesture with no answer within PAINT_TIMEOUT_MS, or an exception shown
 
 
 class Side:
-    """One page of one mode, watched; counts the websocket frames it sends."""
+    """One page of one mode, watched; counts the websocket frames and the posts it sends."""
 
     def __init__(self, browser, served: Served, mode: str):
         self.mode, self.served = mode, served
         self.context = browser.new_context(viewport=VIEWPORT)
         self.context.set_default_timeout(PAINT_TIMEOUT_MS)
         self.page = self.context.new_page()
-        self.sent = 0
+        self.sent = self.posts = 0
         self.page.on("websocket", lambda ws: ws.on("framesent", self._count))
+        self.page.on("request", self._post)
         self.answered = 0
 
     def _count(self, _frame) -> None:
         self.sent += 1
+
+    def _post(self, request) -> None:
+        self.posts += "/morph/sync/" in request.url
 
     def open(self) -> Side:
         """Load the page until its sliders are the mode's own, then start watching."""
@@ -107,7 +113,7 @@ class Side:
             self.page.locator(PANEL_INPUT).first.wait_for(timeout=SERVER_START_S * 1000)
             canvas = self.page.locator(PANEL_CANVAS)
             canvas.wait_for()
-            handles = [canvas.element_handle(), self.page.locator(PANEL_PNG).element_handle()]
+            handles = [canvas.element_handle(), self.page.locator(PANEL_PICTURE).element_handle()]
         else:
             self.page.locator(NATIVE_SLIDER).first.wait_for(timeout=SERVER_START_S * 1000)
             handles = [None, None]
@@ -173,7 +179,7 @@ class Side:
         self.page.keyboard.press(key)
 
     def wait_answer(self) -> bool:
-        """Wait for the server's picture of the last gesture; False if none came in time."""
+        """Wait for the server's word on the last gesture; False if none came in time."""
         self.answered += 1
         try:
             self.page.wait_for_function(
@@ -207,12 +213,13 @@ def first_after(starts: list[float], ends: list[float]) -> list[float]:
 
 def gestures(side: Side, g: Gestures, drags: int, drag_s: float, keys: int, index: int) -> None:
     """Add to `g`: `drags` drags of `drag_s` on the `index`th slider, then `keys` presses of
-    the right arrow on it, each waited for until the server's picture came back and SETTLE_S
-    more, and the server's CPU over them all. Each gesture makes a look the server has not
+    the right arrow on it, each waited for until the server's word came back and SETTLE_S
+    more, and the server's CPU and the page's messages over them all. Each gesture makes a look the server has not
     rendered yet, as long as the caller moves on to another slider for the next round (a look
     seen before would come from the picture cache). The latencies are read once, at the end
     (`finish`)."""
-    start = process_cpu_s(side.served.pid)
+    side.page.evaluate("0")  # Playwright hands over the page's events during its calls only
+    start, frames, posts = process_cpu_s(side.served.pid), side.sent, side.posts
     for _ in range(drags):
         fps, sent = side.drag(drag_s, index)
         g.drag_fps.append(fps)
@@ -224,6 +231,9 @@ def gestures(side: Side, g: Gestures, drags: int, drag_s: float, keys: int, inde
         g.failed += not side.wait_answer()
         time.sleep(SETTLE_S)
     g.cpu_s += process_cpu_s(side.served.pid) - start
+    side.page.evaluate("0")
+    g.frames_sent += side.sent - frames
+    g.posts += side.posts - posts
     g.gestures += drags + keys
 
 

@@ -4,10 +4,12 @@
   frames painted per second (the panel: canvas repaints; native: distinct pictures decoded
   in the main area) and websocket frames the page sends between mouse down and up.
 - Server CPU per 100 gestures (a drag or a key press, each ending in a release), read from
-  each server's /proc entry over the gestures and the rerun each one starts.
+  each server's /proc entry over the gestures and what each release costs it (native: a
+  rerun; the panel: a post to the session's desk), and the messages a page sends per gesture.
 - A crowd: a few real Chromium pages taking turns to drag while AppTest sessions in this
   process move sliders too, standing for the rest of 30 sessions; release -> the server's
-  picture back, and for the panel input -> canvas painted.
+  word back (native: its new picture; the panel: its desk's answer, the link), and for the
+  panel input -> canvas painted.
 - First paint with the panel on by default: ``streamlit run`` -> first picture, and a new tab
   on the warm server -> first picture and -> panel live (runtime and graph downloaded).
 
@@ -114,8 +116,15 @@ def _figures(s: Settings, first, tabs, g, crowds) -> tuple[list[Figure], list[st
                Target("<=", 3.0)),
         Figure("native: websocket frames sent during a drag", "count", n.drag_sent),
         Figure("panel: input -> canvas painted, p95 (drags above)", "ms", _p95(p.input_paint_ms)),
-        Figure("panel: release -> server's picture back, p95 (alone)", "ms", _p95(p.answers_ms)),
+        Figure("panel: release -> the desk's answer (the link), p95 (alone)", "ms",
+               _p95(p.answers_ms)),
         Figure("native: release -> new picture painted, p95 (alone)", "ms", _p95(n.answers_ms)),
+        Figure("panel: websocket frames sent per gesture, release included", "count",
+               [p.frames_sent / p.gestures] if p.gestures else []),
+        Figure("panel: posts to the desk per gesture", "count",
+               [p.posts / p.gestures] if p.gestures else []),
+        Figure("native: websocket frames sent per gesture, release included", "count",
+               [n.frames_sent / n.gestures] if n.gestures else []),
         Figure("panel: server CPU per 100 gestures", "s", _per_100(p),
                note=f"{p.gestures} gestures"),
         Figure("native: server CPU per 100 gestures", "s", _per_100(n),
@@ -128,7 +137,7 @@ def _figures(s: Settings, first, tabs, g, crowds) -> tuple[list[Figure], list[st
     for mode, (crowd, standins) in crowds.items():
         who = f"{s.browsers} browser{'s' * (s.browsers > 1)} + {s.standins} AppTest ({mode})"
         figures += [
-            Figure(f"{who}: release -> picture back, p95", "ms", _p95(crowd.answers_ms),
+            Figure(f"{who}: release -> the server's word back, p95", "ms", _p95(crowd.answers_ms),
                    note=f"{len(crowd.answers_ms)} of {crowd.gestures} browser gestures"),
             Figure(f"{who}: AppTest stand-ins' rerun p95", "ms", _p95(standins.times)),
             Figure(f"{total} sessions ({mode}): failed reruns", "count",
@@ -188,43 +197,35 @@ _NOTES = (
     "{drag:g} s mouse drag (one move per display frame, back and forth over 80% of a direction "
     "slider's track, ~1.5 slider steps a move; another slider each round) and {s.keys} "
     "right-arrow press(es) on it, on each side, each gesture waited for until the server's "
-    "picture came back and 0.4 s more; every gesture makes a look not rendered before, so "
-    "the picture cache serves neither side. "
+    "word on it came back and 0.4 s more; every gesture makes a look not rendered before, so "
+    "the picture cache serves neither side. The server's word: native, its new picture "
+    "(a rerun); the panel, its desk's answer to the release's post (the link, which the "
+    "browser writes into the address bar; no rerun). "
     "Frames painted are animation frames at which the picture changed (the panel's canvas "
-    "counter; native: a new main-area image decoded); websocket frames are those Playwright "
-    "saw the page send between mouse down and up. Server CPU is read from /proc of each "
-    "server over all its gestures, idle waits included (both sides alike). The crowd: "
+    "counter; native: a new main-area image decoded); websocket frames and posts are those "
+    "Playwright saw the page send. Server CPU is read from /proc of each server over all its "
+    "gestures, idle waits included (both sides alike). The crowd: "
     "{s.browsers} Chromium pages (what 2 cores carry beside two servers and the stand-ins) "
     "take turns dragging for 0.5 s, 0.3 s apart, {s.crowd_rounds} drag(s) each, while "
     "{s.standins} AppTest sessions in the bench's own process (not the servers') move "
     "Streamlit's sliders every 1-3 s, standing for the rest of {total} sessions: they load the "
     "same 2 cores, not the server's queue, and share the GIL with the Playwright driver, so "
-    "the browsers' mouse moves are less even than in the drag figures. 'Release -> picture "
-    "back' is from pointerup (or keydown) to the first frame after the server's new picture "
-    "arrived (panel: its PNG under the canvas changed and the canvas repainted from its "
-    "inputs; native: the new image decoded). Input -> canvas painted is from each `input` "
-    "event to the next frame with a canvas repaint."
+    "the browsers' mouse moves are less even than in the drag figures. 'Release -> the "
+    "server's word back' is from pointerup (or keydown) to the first animation frame after "
+    "it arrived. Input -> canvas painted is from each `input` event to the next frame with a "
+    "canvas repaint (the graph's picture and verdict)."
 )
 
 _WHY = (
-    "Why the targets that miss do (tried: measured, not tuned). Server CPU per gesture: a "
-    "release costs the server one rerun of Explore's single-image fragment in either mode, and "
-    "the panel's is not the cheaper one. Native: the slider's value arrives, the fragment "
-    "renders the look (`pictures.image`: decode, PNG, the classifier's readout), and sends "
-    "one image, the readout, the share link and the rating buttons. Panel: the same, plus "
-    "`morph.morph_inputs` and three component mounts (the picture and two slider blocks), "
-    "each re-sending the look's inputs, and the picture re-sending the server's PNG as a "
-    "base64 data URL in its data (the canvas already shows those pixels). What could be cut: "
-    "no rerun on a drag's release at all (the browser has painted the look; the link could "
-    "be written from the browser, and the rating's latent and the readout asked for only "
-    "when used: the readout would need the classifier in the graph too); or, keeping the "
-    "rerun, no PNG in the picture's data once live, a lazy PNG for the download and rating "
-    "buttons, and the slider blocks sent only their specs, not the inputs again. A ratio of "
-    "0.3 needs the first. First paint: the panel changes little of it (the page starts on "
-    "Streamlit's sliders; the hidden panel is drawn last), and the new tab missed 1500 ms "
-    "before the panel; on this machine a new browser context and Streamlit's frontend alone "
-    "take over a second. Panel live adds the runtime (3.7 MB gzip on the wire, 14 MB of "
-    "WebAssembly to compile), the graph, and one more rerun (probe -> live). Frames per "
-    "second: the drag moves the mouse once per display frame, so 60 is the ceiling by "
-    "construction, and a move that lands on the same slider step paints nothing new."
+    "Why the targets that miss do (tried: measured, not tuned). Server CPU per gesture is met "
+    "by asking the server for no rerun on a release: the browser has painted the look and "
+    "judged it (the classifier and the discriminator are in the graph), the desk takes the "
+    "values and answers with the link, and the page takes them at its next run. First "
+    "paint: the panel changes little of it (the page starts on Streamlit's sliders; the "
+    "hidden panel is drawn last), and the new tab missed 1500 ms before the panel; on this "
+    "machine a new browser context and Streamlit's frontend alone take over a second. Panel "
+    "live adds the runtime (3.7 MB gzip on the wire, 14 MB of WebAssembly to compile), the "
+    "graph, and one more rerun (probe -> live). Frames per second: the drag moves the mouse "
+    "once per display frame, so 60 is the ceiling by construction, and a move that lands on "
+    "the same slider step paints nothing new."
 )
