@@ -349,6 +349,7 @@ class Animation:
     gif: bytes
     strip: bytes
     frames: int
+    film: bytes  # a PNG of the frames stacked top to bottom, 28 px each: the page's scrubber
 
 
 def _walk(
@@ -388,12 +389,13 @@ def animation(
     ms: int,
     classes_from_to: tuple[int, int] | None = None,
 ) -> Animation:
-    """`walk`'s frames as a bouncing GIF and a PNG strip."""
+    """`walk`'s frames as a bouncing GIF, a PNG strip, and the film a scrubber pages through."""
     frames = walk(model, points, steps, spherical, classes_from_to)
     return Animation(
         imaging.gif_bytes(frames, scale=8, ms_per_frame=ms),
         imaging.png_bytes(imaging.grid(frames, min(len(frames), 12)), 3),
         len(frames),
+        imaging.png_bytes(frames.reshape(-1, frames.shape[-1])),  # (F * 28, 28), exact pixels
     )
 
 

@@ -13,7 +13,7 @@ from aigc import imaging, render
 from aigc.data import DATASETS
 from aigc.imaging import ImageInputError
 from aigc.render import MAX_SEED, Animation
-from aigc.ui import feedback, models, pictures, state, widgets
+from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import error_text, tr
 
 PAGE = "interpolate"
@@ -21,6 +21,8 @@ MAX_POINTS = 8
 SOURCES = ("seeds", "data", "upload")
 GALLERY = 8  # examples shown per class
 DEFAULT_CLASSES = (3, 8)  # a path's default endpoints: the first example of each
+_DESK = "ip_desk"  # session state: where the frame scrubber posts its releases
+_FRAME = {"frame": 1}  # what the scrubber releases: the frame's number, 1-based
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
@@ -102,6 +104,7 @@ def _source_ui(kind: str) -> str:
 
 @st.fragment
 def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: str) -> None:
+    _take_frame()
     controls, output = st.columns([2, 3], gap="large")
     with controls:
         source = _source_ui(kind)
@@ -139,7 +142,10 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
         state.share_ui(query)
     if points is not None:
         with output:
-            _rate_frame_ui(model, key, label, dataset, points, steps, spherical, ramp, query)
+            number = _frame_ui(anim, query)
+            _rate_frame_ui(
+                model, key, label, dataset, points, steps, spherical, ramp, query, number
+            )
 
 
 def _class_ramp_ui(model: render.Model, dataset: str) -> tuple[int, int] | None:
@@ -270,6 +276,44 @@ def _animation_ui(anim: Animation) -> None:
         col.download_button(tr(f"interpolate.{kind}"), data, file_name=name, mime=mime, icon=icon)
 
 
+def _take_frame() -> None:
+    """The frame the scrubber posted to its desk since the last run (no rerun came with it)."""
+    desk = st.session_state.get(_DESK)
+    posted = desk.take() if desk is not None else None
+    if posted is not None:
+        st.session_state["ip_frame"] = round(posted[0]["frame"][0])
+
+
+def _frame_released() -> None:
+    """The scrubber's on_released_change, where it reruns the page (a room, a failed post)."""
+    released = morph_panel.released(st.session_state["ip_film"]["released"], _FRAME)
+    if released is not None:  # anything else did not come from the scrubber: ignored
+        st.session_state["ip_frame"] = round(released["frame"][0])
+
+
+def _frame_ui(anim: Animation, query: dict[str, str]) -> int:
+    """The frame to rate or send, picked by dragging along the walk's frames, which the
+    browser shows as they are dragged over (the film: no model, no server in the drag). Its
+    release reruns nothing, except in a room, whose followers watch the page."""
+    number = min(max(int(st.session_state.get("ip_frame", 1)), 1), anim.frames)
+    desk = None
+    if room.code() is None:
+        desk = morph_panel.desk(_DESK)
+        link = state.link(st.context.url, query)  # the frame is not in the link
+        desk.offer(_FRAME, lambda _: link)
+    morph_panel.film(
+        anim.film,
+        anim.frames,
+        number,
+        label=tr("interpolate.frame"),
+        alt=tr("interpolate.frame_alt"),
+        key="ip_film",
+        on_released=_frame_released,
+        sync=desk,
+    )
+    return number
+
+
 def _rate_frame_ui(
     model: render.Model,
     key: str,
@@ -280,10 +324,9 @@ def _rate_frame_ui(
     spherical: bool,
     ramp: tuple[int, int] | None,
     query: dict[str, str],
+    number: int,
 ) -> None:
-    """Rate one frame of the walk (its number along the strip)."""
-    frames = (len(points) - 1) * (steps - 1) + 1
-    number = st.number_input(tr("interpolate.frame"), 1, frames, key="ip_frame")
+    """Rate one frame of the walk: the `number`th along the strip."""
     classifier = models.classifier(dataset)
     frame = pictures.path_frame(model, classifier, key, points, steps, spherical, number - 1, ramp)
     rated = feedback.Rated(

@@ -366,6 +366,34 @@ def sliders(
     _component()(data=data, key=key, default={"released": None}, on_released_change=on_released)
 
 
+def film(
+    film_png: bytes,
+    frames: int,
+    value: int,
+    *,
+    label: str,
+    alt: str,
+    key: str,
+    on_released: Callable[[], None],
+    sync: Desk | None = None,
+) -> None:
+    """A scrubber over precomputed frames: `film_png` holds `frames` 28 x 28 pictures stacked
+    top to bottom (`render.Animation.film`), and dragging its slider (1..frames, at `value`)
+    shows them in the browser, exact, with no model there. A release goes to the `sync` desk
+    as {"frame": [n]}, or, without one (or if the post fails), becomes the state "released",
+    and `on_released` runs before the rerun."""
+    data = {
+        "role": "film",
+        "film": "data:image/png;base64," + base64.b64encode(film_png).decode(),
+        "frames": frames,
+        "value": value,
+        "label": label,
+        "alt": alt,
+        "sync_url": f"{base_path()}/morph/sync/{sync.token}" if sync is not None else "",
+    }
+    _component()(data=data, key=key, default={"released": None}, on_released_change=on_released)
+
+
 def link(group: str, address: str, *, key: str) -> None:
     """The page's link to what it shows, with a copy button, which the `group`'s sliders
     rewrite after each release (the server's link for the released values)."""

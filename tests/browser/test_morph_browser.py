@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
+from aigc import render, weights
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_browser import FIRST_PAINT_MS, expect_no_exception, main
 
@@ -51,10 +52,12 @@ SAMPLER = """(canvas) => {
   requestAnimationFrame(tick);
 }"""
 
-CELLS = """(canvas) => {
-  const d = canvas.getContext('2d').getImageData(0, 0, 280, 280).data;
+# A canvas's 28 x 28 cells, `scale` px each, read at each cell's centre.
+CELLS = """(canvas, scale) => {
+  const side = 28 * scale, half = scale >> 1;
+  const d = canvas.getContext('2d').getImageData(0, 0, side, side).data;
   const out = [];
-  for (let y = 5; y < 280; y += 10) for (let x = 5; x < 280; x += 10) out.push(d[4 * (y * 280 + x)]);
+  for (let y = half; y < side; y += scale) for (let x = half; x < side; x += scale) out.push(d[4 * (y * side + x)]);
   return out;
 }"""
 
@@ -93,7 +96,7 @@ class Live:
         return main(self.page).get_by_role("slider", name=re.compile("^" + re.escape(name)))
 
     def cells(self) -> np.ndarray:
-        return np.array(self.canvas.evaluate(CELLS)).reshape(28, 28)
+        return np.array(self.canvas.evaluate(CELLS, 10)).reshape(28, 28)
 
     def server_cells(self) -> np.ndarray:
         src = self.server_png.get_attribute("src")
@@ -237,10 +240,17 @@ def test_the_panel_speaks_the_pages_language(live):
     expect(view.slider("方向 1 · ")).to_be_visible()
     expect(main(view.page).locator(".morph-row span").first).to_have_text(re.compile("^方向 1"))
     assert view.canvas.get_attribute("aria-label").startswith("图像")
+    readout = main(view.page).locator(".morph-readout")
+    expect(readout).to_contain_text("分类器")  # said as soon as the panel is live
+    link = main(view.page).locator(".morph-link")
+    expect(link).to_contain_text("lang=zh")
+    expect(link.get_by_role("button")).to_have_text("复制链接")
     # The switch in the sidebar relabels the panel in place.
     view.page.get_by_test_id("stSidebar").get_by_role("combobox").click()
     view.page.get_by_role("option", name="English").click()
     expect(view.slider("Direction 1 · ")).to_be_visible()
+    expect(readout).to_contain_text("Classifier:")
+    expect(link.get_by_role("button")).to_have_text("Copy link")
 
 
 def test_where_the_runtime_cannot_load_streamlits_sliders_stay_with_a_notice(opened):
@@ -258,3 +268,47 @@ def test_where_the_runtime_cannot_load_streamlits_sliders_stay_with_a_notice(ope
     img = main(view.page).get_by_test_id("stImage").locator("img")
     expect(img).not_to_have_attribute("src", before)
     expect_no_exception(view.page)
+
+
+def test_scrubbing_the_walk_shows_its_frames_in_the_browser_and_the_next_run_keeps_it(
+    browser, app_url
+):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        view = Live(context.new_page())
+        page = view.page
+        page.goto(f"{app_url}/interpolate")
+        canvas = main(page).locator(".morph-film canvas")
+        expect(canvas).to_have_attribute("data-shown", "1", timeout=FIRST_PAINT_MS)
+        time.sleep(SETTLE_S)
+        scrubber = main(page).locator(".morph-film input")
+        scrubber.scroll_into_view_if_needed()
+        box = scrubber.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + 2, y)
+        page.mouse.down()
+        sent_before, shown = len(view.sent), set()
+        for i in range(1, DRAG_STEPS + 1):
+            page.mouse.move(box["x"] + 2 + (box["width"] * 0.75) * i / DRAG_STEPS, y)
+            shown.add(canvas.get_attribute("data-shown"))
+            time.sleep(DRAG_S / DRAG_STEPS)
+        during = len(view.sent) - sent_before
+        page.mouse.up()
+        expect(main(page).locator(".morph-film")).to_have_attribute("data-synced", "1")
+        time.sleep(SETTLE_S)
+        assert len(shown) >= 10, f"only {len(shown)} frames shown during the drag"
+        assert during <= 3 and len(view.sent) - sent_before == during, "the drag reran the page"
+        n = int(scrubber.input_value())
+        # Exactly the server's frame n: the page's default walk.
+        gan = weights.load_shipped("gan_mnist")
+        walk = render.walk(gan, render.seed_points(gan, (0, 1, 2)), 12, True, (3, 3))
+        cells = np.array(canvas.evaluate(CELLS, 8)).reshape(28, 28)
+        assert np.array_equal(cells, walk[n - 1]), "the scrubber's frame is not the server's"
+        # The next rerun (opening the rating form) rates that frame, and keeps it shown.
+        main(page).get_by_text("Rate this image").click()
+        expect(main(page).get_by_test_id("stForm")).to_be_visible()
+        assert scrubber.input_value() == str(n)
+        expect_no_exception(page)
+    finally:
+        context.close()

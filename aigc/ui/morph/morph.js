@@ -13,6 +13,7 @@
 
 const SIDE = 28;
 const SCALE = 10; // as the server's pictures: 280 px, nearest-neighbour
+const FILM_SCALE = 8; // as the interpolation's GIF
 const SLIDER_INPUTS = ["offsets", "raw_mask", "raw_values", "amount"];
 
 let runtime; // Promise<ort>, loaded once per page from the app's own server
@@ -122,19 +123,14 @@ class Group {
       return;
     }
     const seq = ++this.seq;
-    fetch(new URL(this.syncUrl, location.origin).href, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ seq, values: moved }),
-      credentials: "same-origin",
-    })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`sync answered ${r.status}`))))
-      .then(({ link }) => this.linked(link, seq))
-      .catch((error) => {
+    post(this.syncUrl, seq, moved).then(
+      (link) => this.linked(link, seq),
+      (error) => {
         console.warn("morph panel: release not synced, rerunning instead", error);
         this.syncBroken = true;
         view.setStateValue("released", moved);
-      });
+      },
+    );
   }
 
   // The server's link for release `seq`: into the address bar and the link blocks.
@@ -195,6 +191,18 @@ class Group {
   }
 }
 
+// A release to the session's desk (morph_panel.Desk); resolves to the page's link for it.
+async function post(url, seq, values) {
+  const r = await fetch(new URL(url, location.origin).href, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ seq, values }),
+    credentials: "same-origin",
+  });
+  if (!r.ok) throw new Error(`sync answered ${r.status}`);
+  return (await r.json()).link;
+}
+
 function group(name) {
   if (!groups.has(name)) groups.set(name, new Group());
   return groups.get(name);
@@ -225,7 +233,8 @@ class Picture {
     this.data = data;
     this.setStateValue = setStateValue;
     this.root.hidden = !data.show;
-    if (data.readout && this.paintedUrl !== data.graph_url) this.judge(data.readout);
+    // The graph's last verdict once it painted (a language switch rewrites it), else the server's.
+    if (data.readout) this.judge(this.paintedUrl === data.graph_url ? this.verdict : data.readout);
     if (data.png) this.img.src = data.png;
     this.img.alt = data.alt;
     this.canvas.setAttribute("aria-label", data.alt);
@@ -292,6 +301,7 @@ class Picture {
     this.canvas.dataset.frames = String(frames); // read by the browser tests
     if (frames === 1) this.canvas.dataset.firstPaintMs = String(Math.round(performance.now()));
     this.paintedUrl = url;
+    this.verdict = verdict;
     if (url !== this.data.graph_url) return;
     if (this.group.dragging) this.readout.setAttribute("aria-busy", "true"); // no 60 announcements a second
     this.judge(verdict);
@@ -414,7 +424,77 @@ class LinkBlock {
   }
 }
 
-const ROLES = { picture: Picture, sliders: Sliders, link: LinkBlock };
+// A scrubber over precomputed frames (morph_panel.film): the slider pages through the film,
+// exact pictures the server made, with no model in the browser.
+class Film {
+  constructor(parent) {
+    this.root = document.createElement("div");
+    this.root.className = "morph-film";
+    this.canvas = document.createElement("canvas");
+    this.canvas.width = this.canvas.height = SIDE * FILM_SCALE;
+    this.canvas.setAttribute("role", "img");
+    this.canvas.dataset.frames = "0";
+    const row = document.createElement("label");
+    row.className = "morph-row";
+    this.name = document.createElement("span");
+    this.out = document.createElement("output");
+    this.input = document.createElement("input");
+    Object.assign(this.input, { type: "range", min: 1, step: 1 });
+    row.append(this.name, this.out, this.input);
+    this.root.append(this.canvas, row);
+    parent.appendChild(this.root);
+    this.image = new Image();
+    this.image.onload = () => this.draw();
+    this.seq = 0;
+    this.input.addEventListener("input", () => this.draw());
+    this.input.addEventListener("change", () => this.release());
+  }
+
+  update(data, setStateValue) {
+    this.data = data;
+    this.setStateValue = setStateValue;
+    this.name.textContent = data.label;
+    this.input.setAttribute("aria-label", data.label);
+    this.canvas.setAttribute("aria-label", data.alt);
+    this.input.max = data.frames;
+    if (data.film !== this.image.getAttribute("src") || data.value !== this.fromServer) {
+      this.fromServer = data.value; // a rerun's frame is the server's newest word
+      this.input.value = data.value;
+    }
+    if (data.film !== this.image.getAttribute("src")) this.image.src = data.film;
+    else this.draw();
+  }
+
+  draw() {
+    const n = Number(this.input.value);
+    this.out.textContent = `${n} / ${this.data.frames}`;
+    if (!this.image.complete || !this.image.naturalWidth) return;
+    const ctx = this.canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(this.image, 0, SIDE * (n - 1), SIDE, SIDE, 0, 0, this.canvas.width, this.canvas.height);
+    this.canvas.dataset.frames = String(Number(this.canvas.dataset.frames) + 1); // for the tests
+    this.canvas.dataset.shown = String(n);
+  }
+
+  release() {
+    const values = { frame: [Number(this.input.value)] };
+    if (!this.data.sync_url || this.syncBroken) {
+      this.setStateValue("released", values);
+      return;
+    }
+    const seq = ++this.seq;
+    post(this.data.sync_url, seq, values).then(
+      () => { if (seq === this.seq) this.root.dataset.synced = String(seq); },
+      (error) => {
+        console.warn("morph film: release not synced, rerunning instead", error);
+        this.syncBroken = true;
+        this.setStateValue("released", values);
+      },
+    );
+  }
+}
+
+const ROLES = { picture: Picture, sliders: Sliders, link: LinkBlock, film: Film };
 
 export default function morphPanel({ data, parentElement, setStateValue }) {
   let view = views.get(parentElement);
