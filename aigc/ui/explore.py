@@ -8,8 +8,6 @@ The page turns widgets into a `Look`; what the look shows is the render path's b
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass, replace
 
 import streamlit as st
@@ -21,16 +19,10 @@ from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
 from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import lang, tr
 
-log = logging.getLogger(__name__)
-
 PAGE = "explore"
 MODES = ("single", "grid", "compare", "gate")
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
-SLIDERS_ENV = "AIGC_SLIDERS"  # "native": Streamlit's own sliders for every visitor
-SLIDERS_PARAM = "sliders"  # ?sliders=native (or =live): the same choice, for one session
-SLIDER_CHOICES = ("live", "native")
-_LIVE = "ex_live"  # session state: "ready" once the panel painted in this browser, or "failed"
 _GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
 _DESK = "ex_desk"  # session state: where the panel posts its releases (morph_panel.Desk)
 
@@ -107,9 +99,7 @@ class View:
 def page() -> None:
     st.title(tr("explore.title"))
     st.caption(tr("explore.intro"))
-    asked = st.query_params.get(SLIDERS_PARAM)
-    if asked in SLIDER_CHOICES:  # kept for the session: the page's own links leave it out
-        st.session_state["ex_sliders"] = asked
+    morph_panel.take_asked()
     _take_posted()  # before a link is read: a link opened after the release wins
     state.restore(PAGE, SCHEMA, _restore, first_key="ex_kind")
     kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
@@ -163,35 +153,6 @@ def _span(name: str) -> tuple[float, float, float]:
     link's (SCHEMA), so a slider can reach every value a link can hold, and no further."""
     field = SCHEMA[name]
     return field.lo, field.hi, STEPS[name]
-
-
-def slider_mode() -> str:
-    """Who draws the single view's sliders. "live": the morph panel, repainting in the
-    browser while dragged. "probe": Streamlit's own, while a hidden panel loads the runtime
-    and the graph and says whether it painted (nothing changes for a browser where it never
-    can: no WebAssembly, a blocked download, a script error). "native": Streamlit's own only,
-    when asked for (`SLIDERS_PARAM`, `SLIDERS_ENV`) or when the panel failed here."""
-    ss = st.session_state
-    choice = ss.get("ex_sliders") or os.environ.get(SLIDERS_ENV, "live")
-    if choice == "native" or ss.get(_LIVE) == "failed":
-        return "native"
-    return "live" if ss.get(_LIVE) == "ready" else "probe"
-
-
-def _panel_ready() -> None:
-    """The hidden panel painted in this browser: from the next run on it draws the sliders
-    (once per session; a later failure still wins)."""
-    if st.session_state["ex_morph"]["ready"] and st.session_state.get(_LIVE) != "failed":
-        st.session_state[_LIVE] = "ready"
-
-
-def _panel_failed() -> None:
-    """The runtime or the graph did not load here: Streamlit's sliders for the rest of the
-    session, since a browser that failed once (no WebAssembly, a blocked download) will again."""
-    reason = st.session_state["ex_morph"]["failed"]
-    if reason:
-        log.warning("morph panel failed in a browser, back to native sliders: %.200r", reason)
-        st.session_state[_LIVE] = "failed"
 
 
 def _with_released(values: dict[str, object], kind: str, released: dict[str, list[float]]):
@@ -266,7 +227,7 @@ def _single_view(v: View) -> None:
     With the morph panel ("live"), each block of sliders is a panel instance drawn where
     Streamlit's sliders would be, into a slot kept while the rest of the look is read."""
     _take_posted()
-    mode = slider_mode()
+    mode = morph_panel.mode()
     slots: dict[str, DeltaGenerator] | None = {} if mode == "live" else None
     picture, controls = st.columns([4, 5], gap="large")
     with controls:
@@ -280,7 +241,7 @@ def _single_view(v: View) -> None:
             _panel_ui(v, look, frame, slots)
         else:
             widgets.image_ui(frame.png)
-        if st.session_state.get(_LIVE) == "failed":
+        if morph_panel.failed_here():
             st.caption(tr("explore.live_failed"))
         if mode != "live":  # the panel's picture says it, and again after each repaint
             widgets.readout_ui(frame, v.dataset)
@@ -315,8 +276,6 @@ def _panel_ui(
         show=live,
         report=not live,
         key="ex_morph",
-        on_ready=_panel_ready,
-        on_failed=_panel_failed,
         readout=_readout(v, frame),
     )
     for name, slot in (slots or {}).items():

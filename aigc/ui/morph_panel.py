@@ -41,7 +41,9 @@ import base64
 import gzip
 import hashlib
 import json
+import logging
 import math
+import os
 import secrets
 import threading
 import weakref
@@ -59,6 +61,8 @@ from starlette.routing import BaseRoute, Route
 from aigc.ui.i18n import tr
 from aigc.ui.served import base_path
 
+log = logging.getLogger(__name__)
+
 HERE = Path(__file__).resolve().parent / "morph"
 VENDOR = HERE / "vendor"
 PROVENANCE = json.loads((VENDOR / "PROVENANCE.json").read_text())
@@ -67,6 +71,11 @@ PREFIX = f"/morph/ort-{PROVENANCE['version']}"  # the version in the path: cache
 TYPES = {ORT_MODULE: "text/javascript", ORT_WASM: "application/wasm"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 GRAPHS_KEPT = 32  # a conv VAE's graph is 5 MB: at most ~160 MB held for recent models
+SLIDERS_ENV = "AIGC_SLIDERS"  # "native": Streamlit's own sliders for every visitor
+SLIDERS_PARAM = "sliders"  # ?sliders=native (or =live): the same choice, for one session
+SLIDER_CHOICES = ("live", "native")
+_ASKED = "morph_sliders"  # session state: the session's SLIDERS_PARAM
+_LIVE = "morph_live"  # session state: "ready" once a panel painted in this browser, or "failed"
 SYNC_BYTES = 16_384  # a release is a few hundred numbers; anything longer is refused unread
 
 
@@ -282,6 +291,48 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def take_asked() -> None:
+    """A link's ``?sliders=`` choice, kept for the session (the pages' own links leave it out)."""
+    asked = st.query_params.get(SLIDERS_PARAM)
+    if asked in SLIDER_CHOICES:
+        st.session_state[_ASKED] = asked
+
+
+def mode() -> str:
+    """Who draws a page's live sliders. "live": the panel, repainting in the browser while
+    dragged. "probe": Streamlit's own, while a hidden panel picture loads the runtime and the
+    graph and says whether it painted (nothing changes for a browser where it never can: no
+    WebAssembly, a blocked download, a script error). "native": Streamlit's own only, when
+    asked for (`SLIDERS_PARAM`, `SLIDERS_ENV`) or when the panel failed in this browser. One
+    answer for the whole session: what a browser can run on one page it can on the next."""
+    ss = st.session_state
+    choice = ss.get(_ASKED) or os.environ.get(SLIDERS_ENV, "live")
+    if choice == "native" or failed_here():
+        return "native"
+    return "live" if ss.get(_LIVE) == "ready" else "probe"
+
+
+def failed_here() -> bool:
+    """The panel failed in this session's browser: its pages say so under the picture."""
+    return st.session_state.get(_LIVE) == "failed"
+
+
+def _ready(key: str) -> None:
+    """A hidden picture painted in this browser: from the next run on the panel draws the
+    sliders (once per session; a later failure still wins)."""
+    if st.session_state[key]["ready"] and not failed_here():
+        st.session_state[_LIVE] = "ready"
+
+
+def _failed(key: str) -> None:
+    """The runtime or the graph did not load here: Streamlit's sliders for the rest of the
+    session, since a browser that failed once (no WebAssembly, a blocked download) will again."""
+    reason = st.session_state[key]["failed"]
+    if reason:
+        log.warning("morph panel failed in a browser, back to native sliders: %.200r", reason)
+        st.session_state[_LIVE] = "failed"
+
+
 @cache
 def _component():
     return st.components.v2.component(
@@ -310,15 +361,14 @@ def picture(
     show: bool,
     report: bool,
     key: str,
-    on_ready: Callable[[], None],
-    on_failed: Callable[[], None],
     readout: Readout | None = None,
 ) -> None:
     """The panel's picture: the server's `png` until the browser has run the graph (a model
     `aigc.morph.export_onnx` made) at `inputs` (`aigc.morph.morph_inputs`), then the canvas
     the sliders repaint, with the `readout` under it. Hidden unless `show`. With `report`, it
-    sets its state "ready" once painted; it sets "failed" (a reason) if the runtime or the
-    graph did not load. `alt` describes the picture to screen readers."""
+    sets its state "ready" once painted, which makes `mode` "live"; it sets "failed" (a
+    reason) if the runtime or the graph did not load, which makes it "native". `alt`
+    describes the picture to screen readers."""
     base = base_path()
     data = _common(group, graph, inputs) | {
         "role": "picture",
@@ -335,8 +385,8 @@ def picture(
         data=data,
         key=key,
         default={"ready": False, "failed": None},
-        on_ready_change=on_ready,
-        on_failed_change=on_failed,
+        on_ready_change=lambda: _ready(key),
+        on_failed_change=lambda: _failed(key),
     )
 
 
