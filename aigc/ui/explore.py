@@ -276,7 +276,7 @@ def _panel_ui(
         show=live,
         report=not live,
         key="ex_morph",
-        readout=_readout(v, frame),
+        readout=morph_panel.readout(frame, v.dataset),
     )
     for name, slot in (slots or {}).items():
         key = f"ex_morph_{name}"
@@ -291,19 +291,6 @@ def _panel_ui(
                 on_released=lambda key=key: _on_released(v.kind, key, shapes),
                 sync=desk,
             )
-
-
-def _readout(v: View, frame: render.Frame) -> morph_panel.Readout:
-    """`widgets.readout_ui`'s verdict, for the panel to write after each repaint."""
-    return morph_panel.Readout(
-        says=morph_panel.template("widgets.says", "name", "p"),
-        real=morph_panel.template("widgets.real", "p"),
-        names=tuple(widgets.class_names(v.dataset)),
-        help=tr("widgets.readout_help"),
-        label=frame.label,
-        confidence=frame.confidence,
-        realness=frame.realness,
-    )
 
 
 def _panel_sliders(v: View, block: str) -> list[morph_panel.Slider]:

@@ -1,5 +1,8 @@
 """Latent map: a VAE with a 2-D latent space drawn as a map. Every held-out image is a dot at
 its encoding, coloured by class; click a dot (or move the two sliders) to decode that point.
+The two sliders are the morph panel's where the browser can run it (`morph_panel.mode`): the
+decoded digit morphs while they are dragged, and the release reruns the page, which moves
+the map's cross and finds the nearest held-out image.
 Beside it, the decoder's whole manifold on a grid, and, for the 16-D VAE, how much information
 each latent dimension carries."""
 
@@ -11,9 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from aigc import explore_math, metrics, render
+from aigc import explore_math, metrics, morph, render
 from aigc.data import DATASETS
-from aigc.ui import models, pictures, state, widgets
+from aigc.render import Look
+from aigc.ui import models, morph_panel, pictures, state, widgets
 from aigc.ui.i18n import tr
 
 if TYPE_CHECKING:
@@ -21,6 +25,8 @@ if TYPE_CHECKING:
 
 PAGE = "latent-map"
 LIMIT = 4.0  # the map and the sliders cover [-4, 4]^2
+STEP = 0.05  # the sliders' step, either kind
+_GROUP = "lm"  # the morph panel's instances on this page, one group in the browser
 
 SCHEMA: state.Schema = {
     "data": state.ChoiceField("mnist", DATASETS),
@@ -52,6 +58,7 @@ def _publish() -> dict[str, str]:
 def page() -> None:
     st.title(tr("pages.latent_map"))
     st.caption(tr("latent_map.intro"))
+    morph_panel.take_asked()
     state.restore(PAGE, SCHEMA, _restore, first_key="lm_data")
     top = st.columns([2, 3], vertical_alignment="bottom")
     with top[0]:
@@ -162,12 +169,18 @@ def _point_ui(
     clf: render.Model | None,
 ) -> tuple[tuple[float, float], int | None]:
     """The decoded point and the held-out image nearest to it; returns (point, class)."""
-    z1 = st.slider(
-        tr("latent_map.z1"), -LIMIT, LIMIT, step=0.05, key="lm_z1", persist_state="session"
-    )
-    z2 = st.slider(
-        tr("latent_map.z2"), -LIMIT, LIMIT, step=0.05, key="lm_z2", persist_state="session"
-    )
+    mode = morph_panel.mode()
+    ss = st.session_state
+    if mode == "live":  # the panel's sliders go here, once the look is known
+        slot = st.container()
+        z1, z2 = ss["lm_z1"], ss["lm_z2"]
+    else:
+        z1 = st.slider(
+            tr("latent_map.z1"), -LIMIT, LIMIT, step=STEP, key="lm_z1", persist_state="session"
+        )
+        z2 = st.slider(
+            tr("latent_map.z2"), -LIMIT, LIMIT, step=STEP, key="lm_z2", persist_state="session"
+        )
     cls = (
         widgets.class_ui("lm_cls", dataset, render.classes(model))
         if render.conditional(model)
@@ -175,15 +188,72 @@ def _point_ui(
     )
     frame = pictures.point_image(model, clf, key, (z1, z2), cls, 8)
     st.caption(tr("latent_map.decoded", z1=z1, z2=z2))
-    left, right = st.columns(2)
-    with left:
-        widgets.image_ui(frame.png)
-    with right:
-        widgets.readout_ui(frame, dataset)
+    if mode == "live":
+        _panel_ui(model, clf, key, dataset, (z1, z2), cls, frame, slot)
+    else:
+        left, right = st.columns(2)
+        with left:
+            widgets.image_ui(frame.png)
+        with right:
+            widgets.readout_ui(frame, dataset)
+        if morph_panel.failed_here():
+            st.caption(tr("explore.live_failed"))
     i = explore_math.nearest(encoded, (z1, z2))
     st.caption(tr("latent_map.nearest", i=i, name=names[i]))
     widgets.image_ui(pictures.dataset_images(dataset, (i,), 1, 4))
+    if mode == "probe":  # last: a first export never holds back the picture above
+        _panel_ui(model, clf, key, dataset, (z1, z2), cls, frame, None)
     return (z1, z2), cls
+
+
+def _panel_ui(
+    model: render.Model,
+    clf: render.Model | None,
+    key: str,
+    dataset: str,
+    z: tuple[float, float],
+    cls: int | None,
+    frame: render.Frame,
+    slot: st.delta_generator.DeltaGenerator | None,
+) -> None:
+    """The decoded point as the morph panel: Explore's graph of this VAE, with both latent
+    coordinates given as raw overrides (the picture `render.point_image` paints), hidden
+    while it is only being tried (`slot` None)."""
+    steering = pictures.steering(model, key, dataset)
+    graph = pictures.graph(model, clf, steering, key, dataset)
+    inputs = morph.morph_inputs(model, steering, Look(label=cls, raw=tuple(enumerate(z))))
+    morph_panel.picture(
+        _GROUP,
+        graph,
+        inputs,
+        png=frame.png,
+        alt=tr("explore.live_alt"),
+        show=slot is not None,
+        report=slot is None,
+        key="lm_morph",
+        readout=morph_panel.readout(frame, dataset),
+    )
+    if slot is None:
+        return
+    specs = [
+        morph_panel.Slider("raw_values", j, tr(f"latent_map.z{j + 1}"), -LIMIT, LIMIT, STEP)
+        for j in range(2)
+    ]
+    shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
+    with slot:
+        morph_panel.sliders(
+            _GROUP, graph, inputs, specs, columns=1, key="lm_morph_z",
+            on_released=lambda: _on_released(shapes),
+        )  # fmt: skip
+
+
+def _on_released(shapes: dict[str, int]) -> None:
+    """The panel's release, before the rerun (as a slider's on_change): the point it was left
+    at, clamped to the map; anything the panel cannot have sent is ignored."""
+    released = morph_panel.released(st.session_state["lm_morph_z"]["released"], shapes)
+    if released is not None:
+        z = [min(max(x, -LIMIT), LIMIT) for x in released["raw_values"][:2]]
+        st.session_state["lm_z1"], st.session_state["lm_z2"] = z
 
 
 def _manifold_ui(model: render.Model, key: str, cls: int | None) -> None:

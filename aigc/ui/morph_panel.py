@@ -58,8 +58,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from aigc.render import Frame
 from aigc.ui.i18n import tr
 from aigc.ui.served import base_path
+from aigc.ui.widgets import class_names
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,20 @@ class Readout:
     label: int | None  # the server's verdict on the look it rendered
     confidence: float
     realness: float | None
+
+
+def readout(frame: Frame, dataset: str) -> Readout:
+    """`widgets.readout_ui`'s verdict on a frame, for the panel to write again after each
+    repaint."""
+    return Readout(
+        says=template("widgets.says", "name", "p"),
+        real=template("widgets.real", "p"),
+        names=class_names(dataset),
+        help=tr("widgets.readout_help"),
+        label=frame.label,
+        confidence=frame.confidence,
+        realness=frame.realness,
+    )
 
 
 class _Blank:

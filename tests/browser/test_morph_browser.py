@@ -101,7 +101,30 @@ class Live:
     def server_cells(self) -> np.ndarray:
         src = self.server_png.get_attribute("src")
         png = base64.b64decode(src.split(",", 1)[1])
-        return np.asarray(Image.open(io.BytesIO(png)).convert("L"))[5::10, 5::10]
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+        scale = image.shape[0] // 28
+        return image[scale // 2 :: scale, scale // 2 :: scale]
+
+    def drag(self, slider: Locator, start: float, end: float) -> tuple[int, int, int]:
+        """Press `slider` at `start` of its track, move to `end` in DRAG_STEPS over DRAG_S,
+        hold: (distinct pictures painted, distinct verdicts, websocket frames sent) in
+        between. The caller lets go."""
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        y = box["y"] + box["height"] / 2
+        x0, x1 = box["x"] + box["width"] * start, box["x"] + box["width"] * end
+        self.canvas.evaluate(SAMPLER)
+        self.page.mouse.move(x0, y)
+        self.page.mouse.down()
+        sent_before = len(self.sent)
+        for i in range(1, DRAG_STEPS + 1):
+            self.page.mouse.move(x0 + (x1 - x0) * i / DRAG_STEPS, y)
+            time.sleep(DRAG_S / DRAG_STEPS)
+        # Playwright hands over websocket events during its calls only: this one, then count.
+        distinct, verdicts = self.page.evaluate(
+            "() => { window.__sampling = false; return [window.__hashes.size, window.__said.size]; }"
+        )
+        return distinct, verdicts, len(self.sent) - sent_before
 
     def settle(self, changed: Callable[[], bool]) -> None:
         """Wait for the rerun a release started: `changed` holds, then nothing more comes."""
@@ -118,14 +141,14 @@ def opened(browser, app_url) -> Iterator[Callable[..., Live]]:
     URLs matching it (a proxy that blocks WebAssembly, say)."""
     contexts = []
 
-    def open_page(query: str = "", block: str | None = None) -> Live:
+    def open_page(query: str = "", block: str | None = None, path: str = "/") -> Live:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         if block:
             context.route(block, lambda route: route.abort())
         view = Live(context.new_page())
-        view.page.goto(f"{app_url}/?sliders=live{query}")
+        view.page.goto(f"{app_url}{path}?sliders=live{query}")
         return view
 
     yield open_page
@@ -135,14 +158,15 @@ def opened(browser, app_url) -> Iterator[Callable[..., Live]]:
 
 @pytest.fixture
 def live(opened) -> Callable[..., Live]:
-    def open_live(query: str = "") -> Live:
-        view = opened(query)
+    def open_live(query: str = "", path: str = "/") -> Live:
+        view = opened(query, path=path)
         # Streamlit's sliders first, then the panel's once the graph has painted.
         expect(main(view.page).locator(".morph-sliders input").first).to_be_visible(
             timeout=FIRST_PAINT_MS
         )
         expect(view.canvas).to_be_visible()
-        expect(main(view.page).get_by_test_id("stSlider")).to_have_count(0)
+        panels = re.compile("Direction|方向|z₁")  # Streamlit's sliders of the panel's are gone
+        expect(main(view.page).get_by_test_id("stSlider").filter(has_text=panels)).to_have_count(0)
         time.sleep(SETTLE_S)
         return view
 
@@ -165,21 +189,8 @@ def test_dragging_repaints_in_the_browser_and_the_release_is_the_servers_picture
     view = live()
     page = view.page
     slider = view.slider("Direction 1")
-    box = slider.bounding_box()
-    y = box["y"] + box["height"] / 2
-    x0, x1 = box["x"] + box["width"] * 0.5, box["x"] + box["width"] * 0.95
-    view.canvas.evaluate(SAMPLER)
-    page.mouse.move(x0, y)
-    page.mouse.down()
     sent_before = len(view.sent)
-    for i in range(1, DRAG_STEPS + 1):
-        page.mouse.move(x0 + (x1 - x0) * i / DRAG_STEPS, y)
-        time.sleep(DRAG_S / DRAG_STEPS)
-    # Playwright hands over websocket events during its calls only: this one, then count.
-    distinct, verdicts = page.evaluate(
-        "() => { window.__sampling = false; return [window.__hashes.size, window.__said.size]; }"
-    )
-    during = len(view.sent) - sent_before
+    distinct, verdicts, during = view.drag(slider, 0.5, 0.95)
     page.mouse.up()
     expect(main(page).locator(".morph-picture")).to_have_attribute("data-synced", "1")
     time.sleep(SETTLE_S)  # a rerun, had there been one, would have been asked for by now
@@ -312,3 +323,20 @@ def test_scrubbing_the_walk_shows_its_frames_in_the_browser_and_the_next_run_kee
         expect_no_exception(page)
     finally:
         context.close()
+
+
+def test_on_the_latent_map_dragging_z1_morphs_the_decoded_digit(live):
+    view = live(path="/latent-map")
+    page = view.page
+    slider = view.slider("z₁")
+    src = view.server_png.get_attribute("src")
+    distinct, _, during = view.drag(slider, 0.5, 0.9)
+    page.mouse.up()
+    view.settle(lambda: view.server_png.get_attribute("src") != src)  # the release reruns
+    assert distinct >= 10, f"only {distinct} pictures painted during the drag"
+    assert during <= 3, f"{during} messages to the server during the drag"
+    released = float(slider.input_value())
+    assert released > 1.5 and f"z={released:g}" in page.url
+    assert np.abs(view.cells() - view.server_cells()).max() <= 2
+    expect(main(page).locator(".morph-readout")).to_contain_text("Classifier:")
+    expect_no_exception(page)
