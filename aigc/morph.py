@@ -13,8 +13,11 @@ GAN's realness are outputs too, so the verdict under the picture is the browser'
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
@@ -168,11 +171,12 @@ def export_onnx(model: nn.Module, steer: Steering, classifier: Classifier | None
     TorchScript's exporter (`dynamo=False`): it needs only the `onnx` package (the dynamo one
     also needs `onnxscript` and imports torch._dynamo: ~4 s for the first export here against
     ~0.7 s, same pixels), and a fixed-shape trace of one look at batch 1 is all the browser
-    asks of the graph. The models are only read.
+    asks of the graph. The models are only read. Not even `onnx` is imported
+    (`_no_onnxscript_pass`): a first export takes ~0.06 s of CPU instead of ~0.85 s.
     """
     decoder = SteeredDecoder(model, steer, classifier).eval()
     buf = io.BytesIO()
-    with render.one_thread(), torch.no_grad(), warnings.catch_warnings():
+    with _no_onnxscript_pass(), render.one_thread(), torch.no_grad(), warnings.catch_warnings():
         # Known and harmless here: the trace's fixed shapes (one look at batch 1) and the
         # legacy exporter's deprecation notice.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -188,3 +192,35 @@ def export_onnx(model: nn.Module, steer: Steering, classifier: Classifier | None
             do_constant_folding=True,
         )
     return buf.getvalue()
+
+
+_EXPORTING = threading.Lock()  # one export at a time while torch's pass is swapped out
+
+
+@contextlib.contextmanager
+def _no_onnxscript_pass() -> Iterator[None]:
+    """torch's TorchScript exporter imports the `onnx` package (~0.8 s of CPU, nearly all of a
+    first export here; on the first visitor's page it ran beside the browser's first paint) only
+    for one pass, `_add_onnxscript_fn`, which copies the onnxscript functions of custom-domain
+    ops into the model. `SteeredDecoder` exports standard ONNX ops alone (the default domain,
+    no custom opsets), so that pass finds nothing and returns the bytes it was given:
+    skipping it changes no byte (tests/test_morph.py). Where torch has no such pass (another
+    version), the export runs as torch has it."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as utils
+    except ImportError:
+        utils = None
+    original = getattr(utils, "_add_onnxscript_fn", None)
+    if original is None:
+        yield
+        return
+
+    def only_custom(model_bytes: bytes, custom_opsets) -> bytes:
+        return original(model_bytes, custom_opsets) if custom_opsets else model_bytes
+
+    with _EXPORTING:
+        utils._add_onnxscript_fn = only_custom
+        try:
+            yield
+        finally:
+            utils._add_onnxscript_fn = original

@@ -4,9 +4,10 @@
 the same ``st.cache_resource`` caches the pages read (the shared models, the held-out images,
 the sliders' directions) and draws one picture so that torch's kernels are built; a page that
 asks for any of them meanwhile waits for the one computation instead of starting its own.
-The morph panel's graph is not among them: its first export (onnx's import, ~0.7 s of CPU)
-ran beside the first visitor's first page and delayed its picture by about as much (bench
-section interaction); the panel exports it after the picture is on its way.
+The morph panel's graph is not among them: its first export (then onnx's import, ~0.7 s of
+CPU; `aigc.morph` no longer imports onnx, ~0.2 s now) ran beside the first visitor's first page
+and delayed its picture by about as much (bench section interaction); the panel exports it
+after the picture is on its way.
 """
 
 from __future__ import annotations
