@@ -4,6 +4,7 @@ link reopens the exact picture; bad links and bad weights give a message, never 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -26,6 +27,16 @@ needs = {
 
 def app() -> AppTest:
     return AppTest.from_file("../streamlit_app.py", default_timeout=TIMEOUT)
+
+
+def share_links(at: AppTest) -> list[str]:
+    """The links a page offers to share (its morph_panel.link blocks), as they read."""
+    links = []
+    for el in at.get("bidi_component"):
+        data = json.loads(el.proto.json or el.proto.mixed.json)
+        if data.get("role") == "link":
+            links.append(data["link"])
+    return links
 
 
 def page_app(module: str) -> AppTest:

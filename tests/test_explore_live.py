@@ -31,8 +31,13 @@ pytestmark = needs["gan_mnist"]
 
 
 def panels(at: AppTest) -> dict[str, object]:
-    """The morph panel's instances on the page, by key."""
+    """The morph panel's instances on the page, by key (the page's link block among them)."""
     return {el.key: el for el in at.get("bidi_component")}
+
+
+def live_parts(at: AppTest) -> set[str]:
+    """The instances that make the live sliders (not the link block every page has)."""
+    return {key for key in panels(at) if key.startswith("ex_morph")}
 
 
 def panel_data(el) -> dict:
@@ -70,7 +75,7 @@ def released(at: AppTest, key: str, **changes: list[float]) -> dict[str, list[fl
 def test_until_the_panel_says_it_painted_streamlits_sliders_draw_the_look():
     at = app().run()
     healthy(at)
-    assert set(panels(at)) == {"ex_morph"}  # only the picture, trying the graph
+    assert set(panels(at)) == {"ex_morph", "share_link"}  # the picture, trying the graph
     data = panel_data(panels(at)["ex_morph"])
     assert data["show"] is False and data["report"] is True
     assert data["graph_url"].startswith("/morph/graph/")
@@ -81,7 +86,7 @@ def test_until_the_panel_says_it_painted_streamlits_sliders_draw_the_look():
 def test_once_painted_the_panel_draws_the_sliders_the_verdict_and_the_link():
     at = live_app()
     assert not at.exception
-    assert {"ex_morph", "ex_morph_directions", "ex_morph_amount", "ex_link"} <= set(panels(at))
+    assert {"ex_morph", "ex_morph_directions", "ex_morph_amount", "share_link"} <= set(panels(at))
     assert not [s for s in at.slider if s.key and s.key.startswith(("ex_pc", "ex_blend"))]
     assert not images(at), "the panel shows the server's picture itself"
     picture = panel_data(panels(at)["ex_morph"])
@@ -91,7 +96,7 @@ def test_once_painted_the_panel_draws_the_sliders_the_verdict_and_the_link():
     assert readout["real"] == "Discriminator: **{p|.0%}** real"
     assert readout["names"][3] == "3" and readout["label"] is not None
     assert not [m for m in at.markdown if m.value.startswith("Classifier: **")], "said twice"
-    assert panel_data(panels(at)["ex_link"])["caption"] == "Link to exactly this"
+    assert panel_data(panels(at)["share_link"])["caption"] == "Link to exactly this"
     assert not at.code, "the link is the panel's, which a release rewrites"
     labels = [s["label"] for s in panel_data(panels(at)["ex_morph_directions"])["sliders"]]
     assert labels[0].startswith("Direction 1 · ") and len(labels) == 6
@@ -113,7 +118,7 @@ def test_a_release_posted_to_the_desk_reruns_nothing_and_the_next_run_takes_it()
     assert not at.exception
     assert at.session_state["ex_pc0"] == 2.0 and at.query_params["pc"] == "2,-1.5"
     assert panel_data(panels(at)["ex_morph"])["inputs"]["offsets"][:2] == [2.0, -1.5]
-    assert "pc=2%2C-1.5" in panel_data(panels(at)["ex_link"])["link"]
+    assert "pc=2%2C-1.5" in panel_data(panels(at)["share_link"])["link"]
     at.run()
     assert at.session_state["ex_pc0"] == 2.0, "taken once, and kept"
 
@@ -222,14 +227,14 @@ def test_a_failed_panel_gives_streamlits_sliders_back_with_a_notice():
     at = live_app()
     send(at, "ex_morph", failed="WebAssembly is not defined")
     healthy(at)
-    assert not panels(at)
+    assert not live_parts(at)
     assert at.slider(key="ex_pc0") and at.slider(key="ex_blend")
     assert any("live preview could not start" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("how", ["param", "env"])
 def test_native_sliders_when_asked_for(how, monkeypatch):
-    assert panels(app().run()), "by default the panel is tried"
+    assert live_parts(app().run()), "by default the panel is tried"
     at = app()
     if how == "param":
         at.query_params["sliders"] = "native"
@@ -237,9 +242,9 @@ def test_native_sliders_when_asked_for(how, monkeypatch):
         monkeypatch.setenv("AIGC_SLIDERS", "native")
     at.run()
     healthy(at)
-    assert not panels(at) and at.slider(key="ex_pc0")
+    assert not live_parts(at) and at.slider(key="ex_pc0")
     at.slider(key="ex_pc0").set_value(1.0).run()  # kept for the session, not only one run
-    assert not panels(at) and at.query_params["pc"] == "1"
+    assert not live_parts(at) and at.query_params["pc"] == "1"
 
 
 def test_the_panels_labels_follow_the_language():

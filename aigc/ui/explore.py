@@ -246,10 +246,7 @@ def _single_view(v: View) -> None:
         if mode != "live":  # the panel's picture says it, and again after each repaint
             widgets.readout_ui(frame, v.dataset)
         query = _publish()
-        if mode == "live":
-            morph_panel.link(_GROUP, state.link(st.context.url, query), key="ex_link")
-        else:
-            state.share_ui(query)
+        state.share_ui(query, group=_GROUP if mode == "live" else "")
         feedback.image_actions_ui("ex_rate", _rated(v, look, frame.z, query), frame.png, False)
         if mode == "probe":  # last: a first export never holds back the picture above
             _panel_ui(v, look, frame, None)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from aigc.ui import room
+from aigc.ui import morph_panel, room
 from aigc.ui.i18n import lang, tr
 
 MAX_CHARS = 400  # longer values are refused before parsing: no link needs more
@@ -278,7 +278,8 @@ def publish(page: str, schema: Schema, values: Mapping[str, object]) -> dict[str
     return query
 
 
-def share_ui(query: Mapping[str, str]) -> None:
-    """The link that reopens this exact view, in a code block with a copy button."""
-    st.caption(tr("state.share"))
-    st.code(link(st.context.url, query), language=None, wrap_lines=True)
+def share_ui(query: Mapping[str, str], group: str = "") -> None:
+    """The link that reopens this exact view, with a copy button: the morph panel's link
+    block, which the `group`'s live sliders rewrite as they are released. (Not `st.code`:
+    its syntax highlighter, 1.6 MB, was most of what a new tab loads before its picture.)"""
+    morph_panel.link(group, link(st.context.url, query), key="share_link")

@@ -74,7 +74,7 @@ def test_slider_repaints_the_image(new_page):
     direction.press("ArrowRight")
     expect(img).not_to_have_attribute("src", before)
     expect_painted(page, img)
-    expect(main(page).get_by_test_id("stCode")).to_contain_text("pc=0.1")  # the link follows
+    expect(main(page).locator(".morph-link code")).to_contain_text("pc=0.1")  # the link follows
     expect_no_exception(page)
 
 
