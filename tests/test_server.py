@@ -3,6 +3,9 @@ keep tracebacks off visitors' screens, and visitors get no developer menu."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -15,6 +18,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_streamlit_run_serves_the_app_with_its_hooks():
     found = discover_asgi_app(ROOT / "streamlit_app.py")
     assert found.is_asgi_app and found.app_name == "app"
+
+
+def test_the_app_module_leaves_torch_to_the_lifespan_hook():
+    """`streamlit run` imports the app's module before it serves anything; torch's import (the
+    largest part of a first paint) is started by the lifespan hook beside the boot, so no
+    module the app imports at the top may pull it in (morph_panel once did, for a type)."""
+    code = "import sys, streamlit_app; print(sorted({'torch', 'onnx'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def test_visitors_get_no_traceback_and_no_developer_menu():

@@ -273,7 +273,7 @@ def _panel_ui(
         show=live,
         report=not live,
         key="ex_morph",
-        readout=morph_panel.readout(frame, v.dataset),
+        readout=morph_panel.readout(frame, widgets.class_names(v.dataset)),
     )
     for name, slot in (slots or {}).items():
         key = f"ex_morph_{name}"

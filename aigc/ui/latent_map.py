@@ -231,7 +231,7 @@ def _panel_ui(
         show=slot is not None,
         report=slot is None,
         key="lm_morph",
-        readout=morph_panel.readout(frame, dataset),
+        readout=morph_panel.readout(frame, widgets.class_names(dataset)),
     )
     if slot is None:
         return

@@ -4,6 +4,10 @@ The browser runs the model's ONNX graph (`aigc.morph`) with ONNX Runtime Web on 
 event and paints the 28x28 pixels on a canvas; only on release (`change`) does the value go
 back to Python, once per gesture, through the component's state.
 
+This module imports no torch (nor anything that does): the app's module imports it for its
+routes, and torch's import must wait for the server's lifespan hook (streamlit_app.py), where
+it overlaps the boot.
+
 One panel is several instances of one component, so a page keeps its layout: a `picture`
 (the canvas, over the server's PNG until the graph has painted, and the judges' verdict
 under it, from the same graph), `sliders` blocks, each where the page's own sliders would be,
@@ -52,16 +56,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from aigc.render import Frame
 from aigc.ui.i18n import tr
 from aigc.ui.served import base_path
-from aigc.ui.widgets import class_names
+
+if TYPE_CHECKING:
+    from aigc.render import Frame
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +116,13 @@ class Readout:
     realness: float | None
 
 
-def readout(frame: Frame, dataset: str) -> Readout:
-    """`widgets.readout_ui`'s verdict on a frame, for the panel to write again after each
-    repaint."""
+def readout(frame: Frame, names: Sequence[str]) -> Readout:
+    """`widgets.readout_ui`'s verdict on a frame (`names`: the classes' names), for the panel
+    to write again after each repaint."""
     return Readout(
         says=template("widgets.says", "name", "p"),
         real=template("widgets.real", "p"),
-        names=class_names(dataset),
+        names=tuple(names),
         help=tr("widgets.readout_help"),
         label=frame.label,
         confidence=frame.confidence,
