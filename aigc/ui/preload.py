@@ -4,10 +4,10 @@
 the same ``st.cache_resource`` caches the pages read (the shared models, the held-out images,
 the sliders' directions) and draws one picture so that torch's kernels are built; a page that
 asks for any of them meanwhile waits for the one computation instead of starting its own.
-The morph panel's graph is not among them: its first export (then onnx's import, ~0.7 s of
-CPU; `aigc.morph` no longer imports onnx, ~0.2 s now) ran beside the first visitor's first page
-and delayed its picture by about as much (bench section interaction); the panel exports it
-after the picture is on its way.
+The morph panel's graph is exported last: without onnx's import (`aigc.morph`) it is ~0.2 s
+of CPU, which beside the first visitor's first run delayed the picture by about as much
+(`python -m aigc.bench --only morph`: first paint panel / native 1.03-1.14x exported there,
+0.97-1.02x exported here).
 """
 
 from __future__ import annotations
@@ -36,5 +36,6 @@ def warm() -> None:
         render.image(model, classifier, steering, render.Look())
         for dataset in ("mnist", "fashion"):
             models.heldout(dataset)
+        pictures.graph(model, classifier, steering, FIRST_MODEL, FIRST_DATASET)  # last
     except Exception:  # a missing or broken file: the page reports it when it gets there
         log.exception("preloading the first page's models failed")
