@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from aigc import classroom, data, recipes, render
+from aigc import classroom, data, prior, recipes, render
 from aigc.checkpoint import WeightsError, load_model, save_model, training_provenance
 from aigc.imaging import write_image
-from aigc.models import KINDS
+from aigc.models import KINDS, VAE
 from aigc.training import TrainingRun
 from aigc.weights import MANIFEST, SHIPPED, load_shipped, shipped_path
 
@@ -47,6 +47,19 @@ def _labels(model, label: int | None) -> None:
         raise SystemExit(f"error: --label must be in 0..{k - 1}")
 
 
+def _prior(model, asked: str | None) -> prior.FittedPrior | None:
+    """The prior a sample draws from: a VAE's fitted one unless `normal` is asked for (fitted
+    here, in well under a second, to the training split of the model's dataset)."""
+    if not isinstance(model, VAE):
+        if asked == "fitted":
+            raise SystemExit("error: --prior fitted is for VAEs (a GAN samples its own prior)")
+        return None
+    if asked == "normal":
+        return None
+    images, labels = data.load_shipped(model.config.dataset, "train").tensors()
+    return prior.fit_to(model, images, labels)
+
+
 def cmd_sample(args) -> None:
     model = _load(args)
     if not 1 <= args.n <= 10_000:
@@ -55,7 +68,7 @@ def cmd_sample(args) -> None:
     k = model.config.num_classes
     every_class = [i % k for i in range(args.n)] if k and args.label is None else None
     look = render.Look(seed=args.seed, label=args.label)
-    images = render.samples(model, look, args.n, every_class)
+    images = render.samples(model, look, args.n, every_class, _prior(model, args.prior))
     write_image(args.out, images, cols=10 if every_class else None)
     print(f"wrote {args.n} samples to {args.out}")
 
@@ -200,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="image i is the page's picture of seed SEED + i"
     )
     p.add_argument("--out", type=Path, required=True, help=".png grid or .npy (N, 28, 28) uint8")
+    p.add_argument(
+        "--prior",
+        choices=["normal", "fitted"],
+        help="VAEs: z ~ N(0, I), or a mixture fitted to the training codes (the default)",
+    )
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="walk between the latents of several seeds")

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from aigc import explore_math, imaging, latent, metrics
+from aigc import explore_math, imaging, latent, metrics, prior
 from aigc.models import GAN, VAE, Classifier
+from aigc.prior import FittedPrior
 
 SCALE = 10  # 28 px -> 280 px, nearest-neighbour: crisp, and in view beside the sliders at 720 px
 DIRECTIONS = 6  # principal directions offered as sliders
@@ -267,11 +268,19 @@ def _mosaic(
 
 
 def samples(
-    model: nn.Module, look: Look, n: int, labels: Sequence[int] | None = None
+    model: nn.Module,
+    look: Look,
+    n: int,
+    labels: Sequence[int] | None = None,
+    fitted: FittedPrior | None = None,
 ) -> np.ndarray:
     """(n, 28, 28) uint8: image i is what the page shows for seed look.seed + i, of the look's
-    class, or of class labels[i] when given (a conditional model's grid of every class)."""
+    class, or of class labels[i] when given (a conditional model's grid of every class). With
+    a VAE's `fitted` prior, seed i's noise is carried to where the training codes lie."""
     z = _latents(model, None, look, n)
+    if fitted is not None:
+        seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
+        z = fitted.latents(z, prior.picks(seeds))
     if labels is not None and conditional(model):
         weights = torch.eye(model.config.num_classes)[torch.as_tensor(list(labels))]
     else:
