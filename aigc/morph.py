@@ -25,6 +25,7 @@ from torch import nn
 
 from aigc import explore_math, latent, render
 from aigc.models import GAN, VAE, Classifier
+from aigc.prior import FittedPrior
 from aigc.render import Look, Steering
 
 OPSET = 17  # onnxruntime-web 1.2x runs it on its CPU (wasm) backend
@@ -81,7 +82,9 @@ class SteeredDecoder(nn.Module):
         return (pixels, *(t for t in (probs, realness) if t is not None))
 
 
-def morph_inputs(model: nn.Module, steer: Steering, look: Look) -> dict[str, list[float]]:
+def morph_inputs(
+    model: nn.Module, steer: Steering, look: Look, fitted: FittedPrior | None = None
+) -> dict[str, list[float]]:
     """The graph's inputs for a look, flat float lists (each of shape (1, len)): what the
     server sends the browser; its sliders then change `offsets`, `raw_values` and `amount`.
 
@@ -97,7 +100,7 @@ def morph_inputs(model: nn.Module, steer: Steering, look: Look) -> dict[str, lis
             mask[j], values[j] = 1.0, float(value)
     offsets = [float(c) for c in look.directions[:k]]
     inputs = {
-        "z_base": list(render.base_latent(model, look.seed)),
+        "z_base": list(render.base_latent(model, look.seed, fitted)),  # the prior's, if fitted
         "raw_mask": mask,
         "raw_values": values,
         "offsets": offsets + [0.0] * (k - len(offsets)),

@@ -101,16 +101,24 @@ def moves_class(model: nn.Module) -> bool:
     return isinstance(model, VAE) or conditional(model)
 
 
-def base_latent(model: nn.Module, seed: int) -> tuple[float, ...]:
-    """The seed's own z, before any slider: what the raw-dimension sliders start from."""
-    return tuple(latent.latent_for_seed(seed, model.latent_dim).tolist())
+def base_latent(
+    model: nn.Module, seed: int, fitted: FittedPrior | None = None
+) -> tuple[float, ...]:
+    """The seed's own z, before any slider: what the raw-dimension sliders start from (under
+    a VAE's `fitted` prior, where it carries the seed's noise)."""
+    return tuple(_latents(model, None, Look(seed=seed), 1, fitted)[0].tolist())
 
 
-def _latents(model: nn.Module, steer: Steering | None, look: Look, n: int) -> torch.Tensor:
+def _latents(
+    model: nn.Module, steer: Steering | None, look: Look, n: int, fitted: FittedPrior | None = None
+) -> torch.Tensor:
     """(n, D): the look's latent for seeds seed, seed+1, ...; raw overrides apply to n == 1.
-    Without `steer` the look's directions and class push are not applied (the CLI's samples)."""
+    Without `steer` the look's directions and class push are not applied (the CLI's samples).
+    With a VAE's `fitted` prior, each seed's noise is carried to where the training codes lie."""
     seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
     z = explore_math.seed_latents(seeds, model.latent_dim)
+    if fitted is not None:
+        z = fitted.latents(z, prior.picks(seeds))
     for j, value in look.raw if n == 1 else ():
         if j < model.latent_dim:
             z[0, j] = value
@@ -197,9 +205,11 @@ def image(
     steer: Steering,
     look: Look,
     scale: int = SCALE,
+    fitted: FittedPrior | None = None,
 ) -> Frame:
-    """The one picture a look names, with the classifier's verdict and (GANs) realness."""
-    z = _latents(model, steer, look, 1)
+    """The one picture a look names, with the classifier's verdict and (GANs) realness; its
+    seed drawn from a VAE's `fitted` prior where one is given."""
+    z = _latents(model, steer, look, 1, fitted)
     return _frame(model, classifier, z, _class_weights(model, look, 1), scale)
 
 
@@ -245,10 +255,12 @@ def grid(
     look: Look,
     side: int,
     scale: int,
+    fitted: FittedPrior | None = None,
 ) -> Mosaic:
-    """A side x side grid of the look's class and steering over seeds seed, seed+1, ..."""
+    """A side x side grid of the look's class and steering over seeds seed, seed+1, ...,
+    drawn from a VAE's `fitted` prior where one is given."""
     n = side * side
-    z = _latents(model, steer, look, n)
+    z = _latents(model, steer, look, n, fitted)
     return _mosaic(model, classifier, z, _class_weights(model, look, n), side, scale)
 
 
@@ -277,10 +289,7 @@ def samples(
     """(n, 28, 28) uint8: image i is what the page shows for seed look.seed + i, of the look's
     class, or of class labels[i] when given (a conditional model's grid of every class). With
     a VAE's `fitted` prior, seed i's noise is carried to where the training codes lie."""
-    z = _latents(model, None, look, n)
-    if fitted is not None:
-        seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
-        z = fitted.latents(z, prior.picks(seeds))
+    z = _latents(model, None, look, n, fitted)
     if labels is not None and conditional(model):
         weights = torch.eye(model.config.num_classes)[torch.as_tensor(list(labels))]
     else:

@@ -15,12 +15,14 @@ from streamlit.delta_generator import DeltaGenerator
 
 from aigc import morph, render
 from aigc.data import DATASETS
+from aigc.prior import FittedPrior
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
 from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import lang, tr
 
 PAGE = "explore"
 MODES = ("single", "grid", "compare", "gate")
+PRIORS = ("fitted", "normal")  # a VAE's seeds: from its fitted prior (aigc.prior) or N(0, I)
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
 _GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
@@ -41,6 +43,7 @@ SCHEMA: state.Schema = {
     "n": state.IntField(8, 2, 12),
     "cpush": state.FloatField(1.5, 0.0, 3.0),
     "thr": state.FloatField(0.5, 0.0, 1.0),
+    "prior": state.ChoiceField("fitted", PRIORS),
 }
 
 
@@ -49,6 +52,7 @@ def _restore(values: dict) -> None:
     ss = st.session_state
     for name in ("kind", "data", "mode", "cls", "seed", "to", "blend", "push", "n", "cpush"):
         ss[f"ex_{name}"] = values[name]
+    ss["ex_prior"] = values["prior"]
     ss["ex_thr"] = values["thr"]
     if values["model"]:
         widgets.link_model("ex_model", values["model"])
@@ -62,7 +66,7 @@ def _values() -> dict[str, object]:
     ss = st.session_state
     names = ("kind", "data", "model", "mode", "cls", "seed", "to", "blend", "push", "n")
     values = {name: ss[f"ex_{name}"] for name in names}
-    values.update(cpush=ss["ex_cpush"], thr=ss["ex_thr"])
+    values.update(cpush=ss["ex_cpush"], thr=ss["ex_thr"], prior=ss.get("ex_prior", "fitted"))
     pcs = [ss[f"ex_pc{i}"] for i in range(DIRECTIONS)]
     while pcs and pcs[-1] == 0:
         pcs.pop()
@@ -86,6 +90,8 @@ class View:
     key: str
     classifier: render.Model | None
     steering: Steering
+    prior: str = "normal"  # where seeds land: "fitted" (a VAE's fitted prior) or "normal"
+    fitted: FittedPrior | None = None
 
     @property
     def conditional(self) -> bool:
@@ -106,6 +112,8 @@ def page() -> None:
     if label is None:
         return
     mode = _mode_ui(kind)
+    if kind == "vae" and mode in ("single", "grid"):
+        _prior_ui()
     with st.spinner(tr("common.loading")):
         view = _view(kind, dataset, label)
         other = _other_view(view) if mode == "compare" else None
@@ -128,11 +136,23 @@ def _mode_ui(kind: str) -> str:
     return widgets.segments_ui(tr("explore.mode"), modes, "ex_mode", lambda m: tr(f"explore.{m}"))
 
 
+def _prior_ui() -> None:
+    """Where a VAE's seeds land: its fitted prior (the default) or N(0, I), the lesson in
+    the help."""
+    widgets.segments_ui(
+        tr("explore.prior"), PRIORS, "ex_prior", lambda p: tr(f"explore.prior_{p}"),
+        help=tr("explore.prior_help"),
+    )  # fmt: skip
+
+
 def _view(kind: str, dataset: str, label: str) -> View:
     model = models.get_model(label)
     key = models.model_key(label, model)
     steering = pictures.steering(model, key, dataset)
-    return View(kind, dataset, label, model, key, models.classifier(dataset), steering)
+    view = View(kind, dataset, label, model, key, models.classifier(dataset), steering)
+    if kind != "vae" or st.session_state.get("ex_prior", "fitted") != "fitted":
+        return view
+    return replace(view, prior="fitted", fitted=pictures.fitted_prior(model, key, dataset))
 
 
 def _other_view(v: View) -> View | None:
@@ -235,7 +255,9 @@ def _single_view(v: View) -> None:
         look = _look_ui(v, slots=slots)
         raw = _raw_latent_ui(v, look.seed, slots)
     look = replace(look, directions=coefficients, raw=raw)
-    frame = pictures.image(v.model, v.classifier, v.steering, v.key, look)
+    frame = pictures.image(
+        v.model, v.classifier, v.steering, v.key, look, _fitted=v.fitted, prior=v.prior
+    )
     with picture:
         if mode == "live":
             _panel_ui(v, look, frame, slots)
@@ -257,7 +279,7 @@ def _panel_ui(
 ) -> None:
     """The panel's picture (hidden while it is only being tried) and its slider blocks."""
     graph = pictures.graph(v.model, v.classifier, v.steering, v.key, v.dataset)
-    inputs = morph.morph_inputs(v.model, v.steering, look)
+    inputs = morph.morph_inputs(v.model, v.steering, look, v.fitted)
     live = slots is not None
     shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
     desk = None
@@ -398,10 +420,10 @@ def _raw_latent_ui(
     panel draws them, and `ex_raw` is what it released."""
     ss = st.session_state
     dim = v.model.latent_dim
-    if ss.get("ex_raw_for") != (v.key, seed):  # a new seed or model starts from its own z
+    if ss.get("ex_raw_for") != (v.key, v.prior, seed):  # a new seed, model or prior: its own z
         if ss.get("ex_raw_for") != _LINKED:
             ss["ex_raw"] = {}
-        ss["ex_raw_for"] = (v.key, seed)
+        ss["ex_raw_for"] = (v.key, v.prior, seed)
         for j in range(dim):
             ss.pop(f"ex_z{j}", None)
     edits = {j: x for j, x in ss["ex_raw"].items() if j < dim}
@@ -420,7 +442,7 @@ def _raw_latent_ui(
 def _raw_sliders_ui(v: View, seed: int, edits: dict[int, float]) -> dict[int, float]:
     """Streamlit's slider per coordinate, four to a row; returns the edits they hold."""
     ss = st.session_state
-    base = render.base_latent(v.model, seed)
+    base = render.base_latent(v.model, seed, v.fitted)
     cols = st.columns(4)
     for j in range(v.model.latent_dim):
         ss.setdefault(f"ex_z{j}", edits.get(j, base[j]))
@@ -456,13 +478,24 @@ def _grid_view(v: View) -> None:
     with controls:
         look = _look_ui(v)
         side = st.slider(tr("common.grid_size"), 2, 12, key="ex_n", persist_state="session")
-    mosaic = pictures.grid(
-        v.model, v.classifier, v.steering, v.key, look, side, _mosaic_scale(side)
-    )
+        both = v.kind == "vae" and st.toggle(tr("explore.prior_both"), key="ex_both")
+    views = [v]
+    if both:  # the prior-hole lesson: the same decoder and seeds, from the other prior
+        other = "normal" if v.prior == "fitted" else "fitted"
+        fitted = pictures.fitted_prior(v.model, v.key, v.dataset) if other == "fitted" else None
+        views.append(replace(v, prior=other, fitted=fitted))
     with picture:
-        widgets.image_ui(mosaic.png)
-        wanted = render.wanted_class(v.model, look)
-        _agreement_ui(render.agreement(mosaic.labels, wanted), v.dataset)
+        for column, w in zip(st.columns(len(views)), views, strict=True):
+            mosaic = pictures.grid(
+                w.model, w.classifier, w.steering, w.key, look, side,
+                _mosaic_scale(side * len(views)), _fitted=w.fitted, prior=w.prior,
+            )  # fmt: skip
+            with column:
+                if both:
+                    st.caption(tr("explore.prior") + ": " + tr(f"explore.prior_{w.prior}"))
+                widgets.image_ui(mosaic.png)
+                wanted = render.wanted_class(w.model, look)
+                _agreement_ui(render.agreement(mosaic.labels, wanted), w.dataset)
         query = _publish()
         state.share_ui(query)
     with controls:
@@ -476,7 +509,9 @@ def _rate_cell_ui(v: View, look: Look, side: int) -> None:
         tr("explore.cell"), 1, side * side, key="ex_cell", help=tr("explore.cell_help")
     )
     cell_look = replace(look, seed=(look.seed + cell - 1) % (MAX_SEED + 1))
-    frame = pictures.image(v.model, v.classifier, v.steering, v.key, cell_look)
+    frame = pictures.image(
+        v.model, v.classifier, v.steering, v.key, cell_look, _fitted=v.fitted, prior=v.prior
+    )
     values = {**_values(), "mode": "single", "seed": cell_look.seed, "pc": [], "raw": {}}
     query = state.share_query(SCHEMA, values)
     feedback.image_actions_ui("ex_rate_cell", _rated(v, cell_look, frame.z, query), frame.png)
@@ -501,7 +536,9 @@ def _compare_view(v: View, other: View | None) -> None:
         (vae, Look(seed=seed, label=cls, target=cls, amount=push)),
     )
     for column, (w, look) in zip((left, right), looks, strict=True):
-        mosaic = pictures.grid(w.model, w.classifier, w.steering, w.key, look, 4, 5)
+        mosaic = pictures.grid(
+            w.model, w.classifier, w.steering, w.key, look, 4, 5, _fitted=w.fitted, prior=w.prior
+        )
         with column:
             st.subheader(models.model_title(w.label))
             widgets.image_ui(mosaic.png)

@@ -12,6 +12,9 @@ import numpy as np
 import streamlit as st
 
 from aigc import morph, render
+from aigc.data import load_shipped
+from aigc.prior import FittedPrior
+from aigc.prior import fit_to as prior_fit
 from aigc.render import Animation, Frame, Gate, Look, Mosaic, Steering
 from aigc.ui import models
 from aigc.ui.morph_panel import Graph
@@ -60,8 +63,11 @@ def image(
     key: str,
     look: Look,
     scale: int = render.SCALE,
+    _fitted: FittedPrior | None = None,
+    prior: str = "normal",
 ) -> Frame:
-    return render.image(_model, _classifier, _steering, look, scale)
+    """`render.image`; `prior` names the prior `_fitted` is (or "normal"), for the cache."""
+    return render.image(_model, _classifier, _steering, look, scale, _fitted)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -73,8 +79,20 @@ def grid(
     look: Look,
     side: int,
     scale: int,
+    _fitted: FittedPrior | None = None,
+    prior: str = "normal",
 ) -> Mosaic:
-    return render.grid(_model, _classifier, _steering, look, side, scale)
+    """`render.grid`, drawn from N(0, I) or, `prior` "fitted", from a VAE's `_fitted` prior
+    (`fitted_prior`; the name keys the cache)."""
+    return render.grid(_model, _classifier, _steering, look, side, scale, _fitted)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def fitted_prior(_model: models.Model, key: str, dataset: str) -> FittedPrior:
+    """A VAE's prior fitted to the training codes of its dataset (`aigc.prior`), once per
+    server for a shipped model and once per session model (the key is its token)."""
+    images, labels = load_shipped(dataset, "train").tensors()
+    return prior_fit(_model, images, labels)
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)

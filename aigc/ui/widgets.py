@@ -42,7 +42,13 @@ def labelled(options: Sequence, label: Callable[[object], str]) -> Callable[[obj
     return {option: label(option) for option in options}.__getitem__
 
 
-def segments_ui(label: str, options: Sequence[str], key: str, text: Callable[[str], str]) -> str:
+def segments_ui(
+    label: str,
+    options: Sequence[str],
+    key: str,
+    text: Callable[[str], str],
+    help: str | None = None,
+) -> str:
     """A required segmented control whose value stays one of `options` (the first, when the
     session's is not among them any more) and whose labels are looked up in this run."""
     keep_choice(key, options, options[0])
@@ -53,6 +59,7 @@ def segments_ui(label: str, options: Sequence[str], key: str, text: Callable[[st
         key=key,
         required=True,
         persist_state="session",
+        help=help,
     )
 
 
