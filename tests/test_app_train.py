@@ -240,6 +240,8 @@ def test_learn_asks_only_for_settings_train_live_offers_and_links_to_it(tmp_path
     links = {(link.proto.page, link.proto.query_string) for link in at.get("page_link")}
     assert ("train-live", "") in links
     assert ("", "mode=gate") in links  # Explore (the default page) in its Quality gate view
+    assert ("", "kind=vae&mode=grid&n=6&both=1") in links  # the two priors side by side
+    assert {"en": "hole", "zh": "空洞"}[lang] in text  # the prior-hole lesson
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

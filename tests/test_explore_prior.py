@@ -62,3 +62,6 @@ def test_the_grid_shows_both_priors_side_by_side_on_demand():
     assert len(images(at)) == 2
     captions = " ".join(c.value for c in at.caption)
     assert "where the codes lie (fitted)" in captions and "N(0, I)" in captions
+    assert at.query_params["both"] == "1"
+    linked = vae_app(mode="grid", n="4", both="1")  # Learn's link opens on both
+    assert len(images(linked)) == 2

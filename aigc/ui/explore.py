@@ -44,6 +44,7 @@ SCHEMA: state.Schema = {
     "cpush": state.FloatField(1.5, 0.0, 3.0),
     "thr": state.FloatField(0.5, 0.0, 1.0),
     "prior": state.ChoiceField("fitted", PRIORS),
+    "both": state.IntField(0, 0, 1),  # the grid beside the same seeds from the other prior
 }
 
 
@@ -52,7 +53,7 @@ def _restore(values: dict) -> None:
     ss = st.session_state
     for name in ("kind", "data", "mode", "cls", "seed", "to", "blend", "push", "n", "cpush"):
         ss[f"ex_{name}"] = values[name]
-    ss["ex_prior"] = values["prior"]
+    ss["ex_prior"], ss["ex_both"] = values["prior"], bool(values["both"])
     ss["ex_thr"] = values["thr"]
     if values["model"]:
         widgets.link_model("ex_model", values["model"])
@@ -67,6 +68,7 @@ def _values() -> dict[str, object]:
     names = ("kind", "data", "model", "mode", "cls", "seed", "to", "blend", "push", "n")
     values = {name: ss[f"ex_{name}"] for name in names}
     values.update(cpush=ss["ex_cpush"], thr=ss["ex_thr"], prior=ss.get("ex_prior", "fitted"))
+    values["both"] = int(ss.get("ex_both", False) and ss["ex_mode"] == "grid")
     pcs = [ss[f"ex_pc{i}"] for i in range(DIRECTIONS)]
     while pcs and pcs[-1] == 0:
         pcs.pop()

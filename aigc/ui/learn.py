@@ -106,6 +106,12 @@ def page() -> None:
     st.markdown(tr("learn.kl_text"))
     st.latex(KL)
     st.info(tr("learn.vae_curves", train=train, **curve))
+    st.markdown(tr("learn.prior_text", explore=explore_name))
+    st.page_link(
+        pages.page("explore"),
+        label=f"{explore_name} → {tr('explore.grid')}: {tr('explore.prior_both')}",
+        query_params={"kind": "vae", "mode": "grid", "n": "6", "both": "1"},
+    )
 
     _try_this_ui(train, curve)
 
