@@ -2,10 +2,6 @@
 
 import contextlib
 import io
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +12,7 @@ from aigc import morph, render, weights
 from aigc.data import load_shipped
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
 from aigc.render import Look
+from tests.test_server import fresh_python
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -137,14 +134,4 @@ def test_an_export_imports_no_onnx():
         "morph.export_onnx(m, render.steering(m), c); "
         "print('onnx' in sys.modules)"
     )
-    root = str(Path(__file__).resolve().parents[1])
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": root},
-    )
-    assert out.stdout.strip() == "False"
+    assert fresh_python(code) == "False"

@@ -25,6 +25,12 @@ def test_the_app_module_leaves_torch_to_the_lifespan_hook():
     largest part of a first paint) is started by the lifespan hook beside the boot, so no
     module the app imports at the top may pull it in (morph_panel once did, for a type)."""
     code = "import sys, streamlit_app; print(sorted({'torch', 'onnx'} & set(sys.modules)))"
+    assert fresh_python(code) == "[]"
+
+
+def fresh_python(code: str) -> str:
+    """What `code` prints, run by a new interpreter in the project's root (imports counted
+    from nothing)."""
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -34,7 +40,7 @@ def test_the_app_module_leaves_torch_to_the_lifespan_hook():
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    assert out.stdout.strip() == "[]"
+    return out.stdout.strip()
 
 
 def test_visitors_get_no_traceback_and_no_developer_menu():
