@@ -56,8 +56,7 @@ def _prior(model, asked: str | None) -> prior.FittedPrior | None:
         return None
     if asked == "normal":
         return None
-    images, labels = data.load_shipped(model.config.dataset, "train").tensors()
-    return prior.fit_to(model, images, labels)
+    return prior.for_dataset(model, model.config.dataset)
 
 
 def cmd_sample(args) -> None:

@@ -58,7 +58,7 @@ def evaluate(
     if isinstance(model, VAE):
         # The same decoder and the same noise, from a mixture fitted to the training codes.
         fitted = prior.fit_to(model, x_train, y_train, seed)
-        picks = torch.rand(n, generator=torch.Generator().manual_seed(prior.PICK_SALT + seed))
+        picks = prior.picks(list(range(seed, seed + n)))
         shown = generate(model, fitted.latents(z, picks), labels)
         judged = metrics.classify(classifier, shown)
         out["fitted_confident_share"] = float((judged.confidence > CONFIDENT).mean())

@@ -92,8 +92,12 @@ class View:
     key: str
     classifier: render.Model | None
     steering: Steering
-    prior: str = "normal"  # where seeds land: "fitted" (a VAE's fitted prior) or "normal"
-    fitted: FittedPrior | None = None
+    fitted: FittedPrior | None = None  # a VAE's fitted prior, where its seeds land
+
+    @property
+    def prior(self) -> str:
+        """ "fitted" or "normal" (N(0, I)): the prior's name, in the link and the cache keys."""
+        return "normal" if self.fitted is None else "fitted"
 
     @property
     def conditional(self) -> bool:
@@ -152,9 +156,13 @@ def _view(kind: str, dataset: str, label: str) -> View:
     key = models.model_key(label, model)
     steering = pictures.steering(model, key, dataset)
     view = View(kind, dataset, label, model, key, models.classifier(dataset), steering)
-    if kind != "vae" or st.session_state.get("ex_prior", "fitted") != "fitted":
-        return view
-    return replace(view, prior="fitted", fitted=pictures.fitted_prior(model, key, dataset))
+    return _with_prior(view, st.session_state.get("ex_prior", "fitted"))
+
+
+def _with_prior(v: View, prior: str) -> View:
+    """The view with its seeds drawn from `prior`: a VAE's fitted prior, or N(0, I)."""
+    fitted = v.kind == "vae" and prior == "fitted"
+    return replace(v, fitted=pictures.fitted_prior(v.model, v.key, v.dataset) if fitted else None)
 
 
 def _other_view(v: View) -> View | None:
@@ -214,8 +222,7 @@ def take_released(kind: str, released: dict[str, list[float]]) -> None:
 def _take_posted() -> None:
     """A release the panel posted to its desk since the last run (it came with no rerun),
     into the session state before anything reads it; for the model it was made on."""
-    desk = st.session_state.get(_DESK)
-    posted = desk.take() if desk is not None else None
+    posted = morph_panel.take_posted(_DESK)
     if posted is not None:
         released, kind = posted
         take_released(kind, released)
@@ -483,9 +490,7 @@ def _grid_view(v: View) -> None:
         both = v.kind == "vae" and st.toggle(tr("explore.prior_both"), key="ex_both")
     views = [v]
     if both:  # the prior-hole lesson: the same decoder and seeds, from the other prior
-        other = "normal" if v.prior == "fitted" else "fitted"
-        fitted = pictures.fitted_prior(v.model, v.key, v.dataset) if other == "fitted" else None
-        views.append(replace(v, prior=other, fitted=fitted))
+        views.append(_with_prior(v, "normal" if v.prior == "fitted" else "fitted"))
     with picture:
         for column, w in zip(st.columns(len(views)), views, strict=True):
             mosaic = pictures.grid(

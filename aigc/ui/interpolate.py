@@ -278,8 +278,7 @@ def _animation_ui(anim: Animation) -> None:
 
 def _take_frame() -> None:
     """The frame the scrubber posted to its desk since the last run (no rerun came with it)."""
-    desk = st.session_state.get(_DESK)
-    posted = desk.take() if desk is not None else None
+    posted = morph_panel.take_posted(_DESK)
     if posted is not None:
         st.session_state["ip_frame"] = round(posted[0]["frame"][0])
 

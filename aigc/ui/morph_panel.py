@@ -243,6 +243,12 @@ class Desk:
 DESKS: weakref.WeakValueDictionary[str, Desk] = weakref.WeakValueDictionary()
 
 
+def take_posted(key: str) -> tuple[dict[str, list[float]], object] | None:
+    """What was posted to this session's desk under `key` since it was last taken, if any."""
+    found = st.session_state.get(key)
+    return found.take() if found is not None else None
+
+
 def desk(key: str) -> Desk:
     """This session's desk under `key` in its state, made on first use."""
     if key not in st.session_state:

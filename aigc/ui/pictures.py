@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aigc import morph, render
-from aigc.data import load_shipped
+from aigc import morph, prior, render
 from aigc.prior import FittedPrior
-from aigc.prior import fit_to as prior_fit
 from aigc.render import Animation, Frame, Gate, Look, Mosaic, Steering
 from aigc.ui import models
 from aigc.ui.morph_panel import Graph
@@ -91,8 +89,7 @@ def grid(
 def fitted_prior(_model: models.Model, key: str, dataset: str) -> FittedPrior:
     """A VAE's prior fitted to the training codes of its dataset (`aigc.prior`), once per
     server for a shipped model and once per session model (the key is its token)."""
-    images, labels = load_shipped(dataset, "train").tensors()
-    return prior_fit(_model, images, labels)
+    return prior.for_dataset(_model, dataset)
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)

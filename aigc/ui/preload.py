@@ -4,10 +4,9 @@
 the same ``st.cache_resource`` caches the pages read (the shared models, the held-out images,
 the sliders' directions) and draws one picture so that torch's kernels are built; a page that
 asks for any of them meanwhile waits for the one computation instead of starting its own.
-The morph panel's graph is exported last: without onnx's import (`aigc.morph`) it is ~0.2 s
-of CPU, which beside the first visitor's first run delayed the picture by about as much
-(`python -m aigc.bench --only morph`: first paint panel / native 1.03-1.14x exported there,
-0.97-1.02x exported here).
+The morph panel's graph is exported last, here rather than in the first visitor's first run,
+where its CPU delayed the picture (`python -m aigc.bench --only morph`, first paint panel /
+native).
 """
 
 from __future__ import annotations
