@@ -8,10 +8,9 @@ from torch import nn
 from aigc import metrics, prior
 from aigc.data import load_shipped as load_images
 from aigc.latent import generate, sample_latents
+from aigc.metrics import CONFIDENT
 from aigc.models import GAN, VAE, Classifier
 from aigc.weights import load_shipped
-
-CONFIDENT = 0.9  # a sample "recognisable": the classifier is more than this sure of its class
 
 
 @torch.no_grad()

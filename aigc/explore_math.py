@@ -79,3 +79,18 @@ def manifold_grid(n: int, extent: float) -> torch.Tensor:
 def nearest(points: np.ndarray, query: Sequence[float]) -> int:
     """Index of the row of points (N, D) closest to query (D,)."""
     return int(np.argmin(((points - np.asarray(query, dtype=points.dtype)) ** 2).sum(axis=1)))
+
+
+HOLE_QUANTILE = 0.95  # a point farther from every code than 95% of codes are from their neighbour
+
+
+def in_holes(points: np.ndarray, codes: np.ndarray, quantile: float = HOLE_QUANTILE) -> np.ndarray:
+    """(N,) bool: which points (N, D) lie in a hole of the codes (M, D), i.e. farther from
+    every code than `quantile` of the codes lie from their nearest other code. There the
+    decoder saw no image like it, which is why a sample drawn there comes out half-formed."""
+    codes = np.asarray(codes, dtype=np.float64)
+    gaps = np.sqrt(((codes[:, None] - codes[None]) ** 2).sum(-1))  # (M, M)
+    np.fill_diagonal(gaps, np.inf)
+    reach = np.quantile(gaps.min(1), quantile)
+    away = np.sqrt(((np.asarray(points, dtype=np.float64)[:, None] - codes[None]) ** 2).sum(-1))
+    return away.min(1) > reach

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 # A latent dimension whose mean KL on held-out images is above this (nats) carries information;
 # below it the posterior has collapsed to the prior there and the decoder ignores it.
 ACTIVE_KL_NATS = 0.05
+CONFIDENT = 0.9  # a sample "recognisable": the classifier is more than this sure of its class
 
 
 @dataclass

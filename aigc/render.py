@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -115,10 +115,7 @@ def _latents(
     """(n, D): the look's latent for seeds seed, seed+1, ...; raw overrides apply to n == 1.
     Without `steer` the look's directions and class push are not applied (the CLI's samples).
     With a VAE's `fitted` prior, each seed's noise is carried to where the training codes lie."""
-    seeds = [(look.seed + i) % (MAX_SEED + 1) for i in range(n)]
-    z = explore_math.seed_latents(seeds, model.latent_dim)
-    if fitted is not None:
-        z = fitted.latents(z, prior.picks(seeds))
+    z = _seed_z(model, [(look.seed + i) % (MAX_SEED + 1) for i in range(n)], fitted)
     for j, value in look.raw if n == 1 else ():
         if j < model.latent_dim:
             z[0, j] = value
@@ -132,6 +129,12 @@ def _latents(
         steer.class_vectors[look.target] if push else None,
         look.amount if push else 0.0,
     )
+
+
+def _seed_z(model: nn.Module, seeds: Sequence[int], fitted: FittedPrior | None) -> torch.Tensor:
+    """(len(seeds), D): each seed's noise, carried into a VAE's `fitted` prior where given."""
+    z = explore_math.seed_latents(seeds, model.latent_dim)
+    return z if fitted is None else fitted.latents(z, prior.picks(list(seeds)))
 
 
 def _class_weights(model: nn.Module, look: Look, n: int) -> torch.Tensor | None:
@@ -298,6 +301,51 @@ def samples(
         return imaging.to_uint8(latent.generate(model, z, weights))
 
 
+@dataclass(frozen=True)
+class PriorDraw:
+    """Samples of a prior as the latent map shows them: where they lie and what they decode to."""
+
+    points: np.ndarray  # (n, D) latents
+    strip: bytes  # PNG of the first few decoded samples
+    confident: float | None  # share the classifier is sure of (metrics.CONFIDENT); None without
+    holes: float | None  # share in a hole of the codes given (explore_math.in_holes)
+
+
+def prior_draw(
+    model: nn.Module,
+    classifier: Classifier | None,
+    look: Look,
+    n: int,
+    fitted: FittedPrior | None = None,
+    codes: np.ndarray | None = None,
+    shown: int = 10,
+    scale: int = 3,
+) -> PriorDraw:
+    """n seeds from look.seed on, drawn from N(0, I) or a VAE's `fitted` prior and decoded (of
+    the look's class): the prior-hole lesson's two sides, with the same noise under both.
+    With `codes` (M, D), e.g. the held-out images' encodings, also how many land in holes."""
+    z = _latents(model, None, replace(look, raw=()), n, fitted)
+    weights = _class_weights(model, look, n)
+    with one_thread(), torch.no_grad():
+        x = latent.generate(model, z, weights)
+        probs, _ = judges(model, classifier, x, weights)
+    confident = None if probs is None else _sure_share(probs)
+    holes = None if codes is None else float(explore_math.in_holes(z.numpy(), codes).mean())
+    return PriorDraw(z.numpy(), thumbnails(x[:shown], scale=scale), confident, holes)
+
+
+def _sure_share(probs: torch.Tensor) -> float:
+    return float((probs.max(1).values > metrics.CONFIDENT).float().mean())
+
+
+def sure_share(classifier: Classifier, images: np.ndarray | torch.Tensor) -> float:
+    """The share of images (K, [1,] 28, 28) in [0, 1] the classifier is sure of: what a prior's
+    samples are held up against."""
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32).reshape(-1, 1, 28, 28)
+    with one_thread(), torch.no_grad():
+        return _sure_share(metrics.class_probs(classifier, x))
+
+
 def wanted_class(model: nn.Module, look: Look) -> int | None:
     """The class a grid's images were asked to be: the blend target once it dominates."""
     if not conditional(model):
@@ -435,9 +483,12 @@ def path_frame(
     )
 
 
-def seed_points(model: nn.Module, seeds: Sequence[int]) -> np.ndarray:
-    """(K, D): the latents seeds name, as a path's points."""
-    return explore_math.seed_latents(seeds, model.latent_dim).numpy()
+def seed_points(
+    model: nn.Module, seeds: Sequence[int], fitted: FittedPrior | None = None
+) -> np.ndarray:
+    """(K, D): the latents seeds name, as a path's points (where Explore draws them: from a
+    VAE's `fitted` prior where given)."""
+    return _seed_z(model, seeds, fitted).numpy()
 
 
 def encode(

@@ -27,6 +27,8 @@ PAGE = "latent-map"
 LIMIT = 4.0  # the map and the sliders cover [-4, 4]^2
 STEP = 0.05  # the sliders' step, either kind
 _GROUP = "lm"  # the morph panel's instances on this page, one group in the browser
+PRIORS = ("none", "normal", "fitted")  # whose samples the map shows over the codes
+PRIOR_SAMPLES = 300
 
 SCHEMA: state.Schema = {
     "data": state.ChoiceField("mnist", DATASETS),
@@ -35,12 +37,13 @@ SCHEMA: state.Schema = {
     "cls": state.IntField(0, 0, 9),
     "n": state.IntField(12, 4, 20),
     "ext": state.FloatField(2.5, 0.5, LIMIT),
+    "prior": state.ChoiceField("none", PRIORS),
 }
 
 
 def _restore(values: dict) -> None:
     ss = st.session_state
-    for name in ("data", "cls", "n", "ext"):
+    for name in ("data", "cls", "n", "ext", "prior"):
         ss[f"lm_{name}"] = values[name]
     if values["model"]:
         widgets.link_model("lm_model", values["model"])
@@ -50,7 +53,8 @@ def _restore(values: dict) -> None:
 
 def _publish() -> dict[str, str]:
     ss = st.session_state
-    values = {name: ss[f"lm_{name}"] for name in ("data", "model", "cls", "n", "ext")}
+    names = ("data", "model", "cls", "n", "ext")
+    values = {name: ss[f"lm_{name}"] for name in names} | {"prior": ss.get("lm_prior", "none")}
     values["z"] = (ss["lm_z1"], ss["lm_z2"])
     return state.publish(PAGE, SCHEMA, values)
 
@@ -101,10 +105,15 @@ def _on_pick(encoded: np.ndarray) -> None:
 
 
 def _chart(
-    encoded: np.ndarray, names: list[str], order: tuple[str, ...], point: tuple[float, float]
+    encoded: np.ndarray,
+    names: list[str],
+    order: tuple[str, ...],
+    point: tuple[float, float],
+    samples: np.ndarray | None,
 ) -> alt.LayerChart:
     """The held-out encodings coloured by class (legend in class order), with a point-selection
-    parameter "pick" for clicks and a cross at the decoded point."""
+    parameter "pick" for clicks, a cross at the decoded point, and a prior's `samples` (N, 2)
+    as hollow black rings over them."""
     # altair and pandas load here, not at import: ~1 s the Explore page's first paint need not wait
     import altair as alt
     import pandas as pd
@@ -134,7 +143,16 @@ def _chart(
         .mark_point(shape="cross", size=400, filled=True, color="#ff4b4b", strokeWidth=1)
         .encode(x="z1:Q", y="z2:Q")
     )
-    return (dots + marker).properties(width=460, height=460)
+    chart = dots + marker
+    if samples is not None:
+        drawn = pd.DataFrame({"z1": samples[:, 0], "z2": samples[:, 1]})
+        rings = (
+            alt.Chart(drawn)
+            .mark_point(shape="circle", size=28, color="black", opacity=0.8, strokeWidth=1)
+            .encode(x="z1:Q", y="z2:Q")
+        )
+        chart = dots + rings + marker
+    return chart.properties(width=460, height=460)
 
 
 @st.fragment
@@ -148,16 +166,55 @@ def _map_view(
     with point_col:
         z, cls = _point_ui(model, key, dataset, encoded, names, clf)
     with chart_col:
+        shown = widgets.segments_ui(
+            tr("latent_map.prior"), PRIORS, "lm_prior", lambda p: tr(f"latent_map.prior_{p}"),
+            help=tr("latent_map.prior_help"),
+        )  # fmt: skip
+        on_map = PRIORS[1:] if shown != "none" else ()
+        draws = {p: _prior_draw(model, clf, key, dataset, cls, p, True) for p in on_map}
         st.altair_chart(
-            _chart(encoded, names, order, z),
+            _chart(encoded, names, order, z, draws[shown].points if shown in draws else None),
             key="lm_map",
             on_select=functools.partial(_on_pick, encoded),
             selection_mode="pick",
             width="content",
         )
+        if shown in draws:
+            _holes_ui(draws, shown)
     st.divider()
     _manifold_ui(model, key, cls)
     state.share_ui(_publish())
+
+
+def _prior_draw(
+    model: render.Model,
+    clf: render.Model | None,
+    key: str,
+    dataset: str,
+    cls: int | None,
+    prior: str,
+    map_codes: bool,
+) -> render.PriorDraw:
+    look = Look(label=cls)
+    return pictures.prior_draw(model, clf, key, dataset, look, PRIOR_SAMPLES, prior, map_codes)
+
+
+def _holes_ui(draws: dict[str, render.PriorDraw], shown: str) -> None:
+    """The prior-hole lesson in figures: how many of the shown prior's samples land between
+    the codes, against the other prior's, and what the first few decode to."""
+    other = "fitted" if shown == "normal" else "normal"
+    st.caption(
+        tr(
+            "latent_map.holes",
+            n=PRIOR_SAMPLES,
+            prior=tr(f"latent_map.prior_{shown}"),
+            share=draws[shown].holes,
+            other=tr(f"latent_map.prior_{other}"),
+            other_share=draws[other].holes,
+            quantile=explore_math.HOLE_QUANTILE,
+        )
+    )
+    widgets.image_ui(draws[shown].strip)
 
 
 def _point_ui(
@@ -270,7 +327,8 @@ def _manifold_ui(model: render.Model, key: str, cls: int | None) -> None:
 
 def _kl_ui(label: str, model: render.Model, dataset: str) -> None:
     st.subheader(tr("latent_map.kl"))
-    kl = pictures.dimension_kl(model, models.model_key(label, model), dataset)
+    key = models.model_key(label, model)
+    kl = pictures.dimension_kl(model, key, dataset)
     width = len(str(len(kl) - 1))
     import pandas as pd
 
@@ -290,3 +348,19 @@ def _kl_ui(label: str, model: render.Model, dataset: str) -> None:
         )
         + f" ({models.model_title(label)})"
     )
+    clf = models.classifier(dataset)
+    if clf is not None:
+        _sampled_ui(model, clf, key, dataset)
+
+
+def _sampled_ui(model: render.Model, clf: render.Model, key: str, dataset: str) -> None:
+    """The 16-D VAE's holes cannot be drawn, but their cost can be counted: how many samples
+    of each prior the classifier is sure of, beside the held-out images."""
+    st.caption(tr("latent_map.sampled", n=PRIOR_SAMPLES, real=pictures.heldout_sure(clf, dataset)))
+    for column, p in zip(st.columns(2), PRIORS[1:], strict=True):
+        draw = _prior_draw(model, clf, key, dataset, None, p, False)
+        with column:
+            st.caption(
+                tr("latent_map.sure", prior=tr(f"latent_map.prior_{p}"), share=draw.confident)
+            )
+            widgets.image_ui(draw.strip)

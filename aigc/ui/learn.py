@@ -112,6 +112,11 @@ def page() -> None:
         label=f"{explore_name} → {tr('explore.grid')}: {tr('explore.prior_both')}",
         query_params={"kind": "vae", "mode": "grid", "n": "6", "both": "1"},
     )
+    st.page_link(
+        pages.page("latent_map"),
+        label=f"{tr('pages.latent_map')} → {tr('latent_map.prior')}: {tr('latent_map.prior_normal')}",
+        query_params={"prior": "normal"},
+    )
 
     _try_this_ui(train, curve)
 

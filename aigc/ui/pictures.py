@@ -13,7 +13,7 @@ import streamlit as st
 
 from aigc import morph, prior, render
 from aigc.prior import FittedPrior
-from aigc.render import Animation, Frame, Gate, Look, Mosaic, Steering
+from aigc.render import Animation, Frame, Gate, Look, Mosaic, PriorDraw, Steering
 from aigc.ui import models
 from aigc.ui.morph_panel import Graph
 
@@ -149,6 +149,30 @@ def encoded(_model: models.Model, key: str, dataset: str) -> np.ndarray:
     """(N, D) posterior means of the held-out images: where they lie in latent space."""
     x, y = models.heldout(dataset)
     return render.encode(_model, x, y)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def prior_draw(
+    _model: models.Model,
+    _classifier: models.Model | None,
+    key: str,
+    dataset: str,
+    look: Look,
+    n: int,
+    prior: str,
+    map_codes: bool,
+) -> PriorDraw:
+    """`render.prior_draw` from N(0, I) (`prior` "normal") or the VAE's fitted prior, with
+    its holes among the held-out codes where `map_codes`."""
+    fitted = fitted_prior(_model, key, dataset) if prior == "fitted" else None
+    codes = encoded(_model, key, dataset) if map_codes else None
+    return render.prior_draw(_model, _classifier, look, n, fitted, codes)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def heldout_sure(_classifier: models.Model, dataset: str) -> float:
+    """The share of held-out images the dataset's classifier is sure of."""
+    return render.sure_share(_classifier, models.heldout(dataset)[0])
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
