@@ -47,6 +47,14 @@ def _labels(model, label: int | None) -> None:
         raise SystemExit(f"error: --label must be in 0..{k - 1}")
 
 
+def _prior_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prior",
+        choices=["normal", "fitted"],
+        help="VAEs: z ~ N(0, I), or a mixture fitted to the training codes (the default)",
+    )
+
+
 def _prior(model, asked: str | None) -> prior.FittedPrior | None:
     """The prior a sample draws from: a VAE's fitted one unless `normal` is asked for (fitted
     here, in well under a second, to the training split of the model's dataset)."""
@@ -78,7 +86,7 @@ def cmd_interpolate(args) -> None:
         raise SystemExit("error: --steps must be in 2..200")
     _labels(model, args.label)
     label = args.label or 0
-    points = render.seed_points(model, args.seeds)
+    points = render.seed_points(model, args.seeds, _prior(model, args.prior))
     images = render.walk(model, points, args.steps, args.slerp, (label, label))
     write_image(args.out, images, cols=len(images))
     print(f"wrote {len(images)} frames to {args.out}")
@@ -212,11 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="image i is the page's picture of seed SEED + i"
     )
     p.add_argument("--out", type=Path, required=True, help=".png grid or .npy (N, 28, 28) uint8")
-    p.add_argument(
-        "--prior",
-        choices=["normal", "fitted"],
-        help="VAEs: z ~ N(0, I), or a mixture fitted to the training codes (the default)",
-    )
+    _prior_arg(p)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("interpolate", help="walk between the latents of several seeds")
@@ -226,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=10, help="frames per segment")
     p.add_argument("--slerp", action="store_true", help="spherical instead of linear")
     p.add_argument("--out", type=Path, required=True, help=".gif animation or .png strip")
+    _prior_arg(p)
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("train", help="train a model from scratch and save it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aigc import prior, render, weights
 from aigc.data import load_shipped
-from tests.test_app import app, healthy, images, needs
+from tests.test_app import app, healthy, images, needs, page_app
 from tests.test_explore_live import panel_data, panels, send
 
 pytestmark = needs["vae_mnist"]
@@ -65,3 +65,20 @@ def test_the_grid_shows_both_priors_side_by_side_on_demand():
     assert at.query_params["both"] == "1"
     linked = vae_app(mode="grid", n="4", both="1")  # Learn's link opens on both
     assert len(images(linked)) == 2
+
+
+@needs["vae_mnist"]
+def test_interpolate_walks_a_vaes_seeds_where_explore_draws_them_and_n01_on_demand():
+    at = page_app("interpolate")
+    at.query_params.update({"kind": "vae"})
+    at.run()
+    healthy(at)
+    control = next(b for b in at.get("button_group") if b.key == "ip_prior")
+    assert control.value == "fitted"
+    fitted_walk = images(at)
+    control.set_value("normal").run()
+    healthy(at)
+    assert images(at) != fitted_walk, "the same seeds, another prior, another path"
+    assert at.query_params["prior"] == "normal"
+    at.segmented_control(key="ip_src").set_value("data").run()
+    assert not [b for b in at.get("button_group") if b.key == "ip_prior"], "encoded images"

@@ -59,8 +59,15 @@ def test_the_shipped_vaes_samples_are_more_recognisable_under_the_fitted_prior()
 
 
 @pytest.mark.skipif(not shipped_path("vae_mnist").is_file(), reason="shipped VAE missing")
-def test_sample_draws_from_the_fitted_prior_unless_asked_for_the_normal_one(tmp_path):
-    args = ["sample", "--model", "vae", "--n", "16", "--seed", "3"]
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sample", "--model", "vae", "--n", "16", "--seed", "3"],
+        ["interpolate", "--model", "vae", "--seeds", "3", "4", "--steps", "3"],
+    ],
+    ids=["sample", "interpolate"],
+)
+def test_the_cli_draws_from_the_fitted_prior_unless_asked_for_the_normal_one(tmp_path, args):
     outs = {}
     for asked in ("default", "fitted", "normal"):
         out = tmp_path / f"{asked}.npy"

@@ -22,7 +22,7 @@ from aigc.ui.i18n import lang, tr
 
 PAGE = "explore"
 MODES = ("single", "grid", "compare", "gate")
-PRIORS = ("fitted", "normal")  # a VAE's seeds: from its fitted prior (aigc.prior) or N(0, I)
+PRIORS = widgets.PRIORS
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
 _GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
@@ -143,12 +143,7 @@ def _mode_ui(kind: str) -> str:
 
 
 def _prior_ui() -> None:
-    """Where a VAE's seeds land: its fitted prior (the default) or N(0, I), the lesson in
-    the help."""
-    widgets.segments_ui(
-        tr("explore.prior"), PRIORS, "ex_prior", lambda p: tr(f"explore.prior_{p}"),
-        help=tr("explore.prior_help"),
-    )  # fmt: skip
+    widgets.prior_ui("ex_prior")
 
 
 def _view(kind: str, dataset: str, label: str) -> View:

@@ -12,6 +12,7 @@ import streamlit as st
 from aigc import imaging, render
 from aigc.data import DATASETS
 from aigc.imaging import ImageInputError
+from aigc.prior import FittedPrior
 from aigc.render import MAX_SEED, Animation
 from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import error_text, tr
@@ -36,12 +37,13 @@ SCHEMA: state.Schema = {
     "interp": state.ChoiceField("slerp", ("lerp", "slerp")),
     "steps": state.IntField(12, 2, 32),
     "ms": state.IntField(80, 20, 1000),
+    "prior": state.ChoiceField("fitted", widgets.PRIORS),
 }
 
 
 def _restore(values: dict) -> None:
     ss = st.session_state
-    for name in ("kind", "data", "src", "cls", "end", "interp", "steps", "ms"):
+    for name in ("kind", "data", "src", "cls", "end", "interp", "steps", "ms", "prior"):
         ss[f"ip_{name}"] = values[name]
     if values["model"]:
         widgets.link_model("ip_model", values["model"])
@@ -53,7 +55,7 @@ def _publish(seeds: tuple[int, ...], idx: tuple[int, ...]) -> dict[str, str]:
     ss = st.session_state
     names = ("kind", "data", "model", "src", "cls", "end", "interp", "steps", "ms")
     values = {name: ss[f"ip_{name}"] for name in names}
-    values.update(seeds=seeds, idx=idx)
+    values.update(seeds=seeds, idx=idx, prior=ss.get("ip_prior", "fitted"))
     return state.publish(PAGE, SCHEMA, values)
 
 
@@ -117,6 +119,7 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
         )
         if source == "seeds":
             st.button("🎲 " + tr("interpolate.add_seed"), on_click=_add_seed)
+        fitted = _prior_ui(model, key, dataset) if kind == "vae" and source == "seeds" else None
         idx = _dataset_points_ui(dataset, shown=source != "seeds")
         upload = (
             st.file_uploader(
@@ -132,7 +135,7 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
             tr("interpolate.ms"), 20, 1000, step=10, key="ip_ms", persist_state="session"
         )
     with output:
-        points = _points_ui(model, dataset, source, seeds, idx, upload, ramp)
+        points = _points_ui(model, dataset, source, seeds, idx, upload, ramp, fitted)
         if points is not None:
             with st.spinner(tr("interpolate.working")):
                 anim = pictures.animation(model, key, points, steps, spherical, ms, ramp)
@@ -146,6 +149,13 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
             _rate_frame_ui(
                 model, key, label, dataset, points, steps, spherical, ramp, query, number
             )
+
+
+def _prior_ui(model: render.Model, key: str, dataset: str) -> FittedPrior | None:
+    """Explore's choice for a VAE's seeds (its fitted prior by default, N(0, I) one click
+    away), so a seed is the same picture on both pages."""
+    chosen = widgets.prior_ui("ip_prior")
+    return pictures.fitted_prior(model, key, dataset) if chosen == "fitted" else None
 
 
 def _class_ramp_ui(model: render.Model, dataset: str) -> tuple[int, int] | None:
@@ -229,11 +239,13 @@ def _points_ui(
     idx: tuple[int, ...],
     upload,
     ramp: tuple[int, int] | None,
+    fitted: FittedPrior | None,
 ) -> tuple[tuple[float, ...], ...] | None:
     """The path's latent points (K, D), with thumbnails of the images they encode; None (and a
-    message) when there are not two usable points."""
+    message) when there are not two usable points. Seeds name their latents as on Explore:
+    under a VAE's `fitted` prior where one is given."""
     if source == "seeds":
-        points = render.seed_points(model, seeds) if seeds else np.zeros((0, 0))
+        points = render.seed_points(model, seeds, fitted) if seeds else np.zeros((0, 0))
     else:
         x, y = models.heldout(dataset)
         images, labels = np.asarray(x[list(idx)]).reshape(-1, 28, 28), np.asarray(y[list(idx)])

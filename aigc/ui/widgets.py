@@ -65,6 +65,17 @@ def segments_ui(
 
 # --- widgets ------------------------------------------------------------------------------
 
+PRIORS = ("fitted", "normal")  # a VAE's seeds: from its fitted prior (aigc.prior) or N(0, I)
+
+
+def prior_ui(key: str) -> str:
+    """Where a VAE's seeds land: its fitted prior (the default) or N(0, I), the lesson in
+    the help."""
+    return segments_ui(
+        tr("explore.prior"), PRIORS, key, lambda p: tr(f"explore.prior_{p}"),
+        help=tr("explore.prior_help"),
+    )  # fmt: skip
+
 
 def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str | None]:
     """Kind, dataset and weights pickers in one row; returns (kind, dataset, model label or
