@@ -11,6 +11,7 @@ import numpy as np
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from aigc import explore_math, prior, render
+from aigc.ui import latent_map
 from aigc.weights import load_shipped
 from tests.test_app import healthy, images, needs, page_app
 
@@ -40,11 +41,11 @@ def _heldout():
 
 
 def _chart_rings(at) -> int:
-    """How many prior samples the map draws (the layer of hollow black rings)."""
+    """How many prior samples the map draws (the layer of rings)."""
     chart = at.get("vega_lite_chart")[0].proto
     rows = {d.name: len(convert_arrow_bytes_to_pandas_df(d.data.data)) for d in chart.datasets}
     for layer in json.loads(chart.spec)["layer"]:
-        if layer.get("mark", {}).get("color") == "black":
+        if layer.get("mark", {}).get("color") == latent_map.RINGS:
             return rows[layer["data"]["name"]]
     return 0
 
@@ -59,7 +60,7 @@ def test_the_map_shows_a_priors_samples_over_the_codes_and_counts_its_holes_in_b
     healthy(at)
     assert _chart_rings(at) == 300
     assert len(images(at)) == before + 1, "the first samples, decoded"
-    caption = next(c.value for c in at.caption if "black rings" in c.value)
+    caption = next(c.value for c in at.caption if "magenta rings" in c.value)
     normal_share, fitted_share = (int(x) for x in re.findall(r"(\d+)%", caption)[0:3:2])
     assert fitted_share < normal_share, caption
     assert at.query_params["prior"] == "normal", "the link keeps what the map shows"
@@ -69,7 +70,7 @@ def test_the_map_shows_a_priors_samples_over_the_codes_and_counts_its_holes_in_b
     at.session_state["lang"] = "zh"
     at.run()
     healthy(at)
-    assert any("黑圈" in c.value for c in at.caption)
+    assert any("品红色圆圈" in c.value for c in at.caption)
 
 
 @needs["vae_mnist"]

@@ -29,6 +29,9 @@ STEP = 0.05  # the sliders' step, either kind
 _GROUP = "lm"  # the morph panel's instances on this page, one group in the browser
 PRIORS = ("none", "normal", "fitted")  # whose samples the map shows over the codes
 PRIOR_SAMPLES = 300
+RINGS = (
+    "#e040fb"  # the prior's samples: magenta reads on a light and a dark theme, and no class has it
+)
 
 SCHEMA: state.Schema = {
     "data": state.ChoiceField("mnist", DATASETS),
@@ -113,7 +116,7 @@ def _chart(
 ) -> alt.LayerChart:
     """The held-out encodings coloured by class (legend in class order), with a point-selection
     parameter "pick" for clicks, a cross at the decoded point, and a prior's `samples` (N, 2)
-    as hollow black rings over them."""
+    as hollow rings over them."""
     # altair and pandas load here, not at import: ~1 s the Explore page's first paint need not wait
     import altair as alt
     import pandas as pd
@@ -148,7 +151,7 @@ def _chart(
         drawn = pd.DataFrame({"z1": samples[:, 0], "z2": samples[:, 1]})
         rings = (
             alt.Chart(drawn)
-            .mark_point(shape="circle", size=28, color="black", opacity=0.8, strokeWidth=1)
+            .mark_point(shape="circle", size=45, color=RINGS, opacity=0.9, strokeWidth=1.5)
             .encode(x="z1:Q", y="z2:Q")
         )
         chart = dots + rings + marker
@@ -171,7 +174,8 @@ def _map_view(
             help=tr("latent_map.prior_help"),
         )  # fmt: skip
         on_map = PRIORS[1:] if shown != "none" else ()
-        draws = {p: _prior_draw(model, clf, key, dataset, cls, p, True) for p in on_map}
+        with st.spinner(tr("common.loading")):
+            draws = {p: _prior_draw(model, clf, key, dataset, cls, p, True) for p in on_map}
         st.altair_chart(
             _chart(encoded, names, order, z, draws[shown].points if shown in draws else None),
             key="lm_map",
