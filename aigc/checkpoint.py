@@ -26,7 +26,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from aigc.data import DATASETS
+from aigc.data import CLASS_NAMES, DATASETS, MAX_CLASS_NAME_CHARS, OWN_IMAGES
 from aigc.errors import InputError
 from aigc.models import KINDS
 
@@ -206,7 +206,35 @@ def _load(data: bytes) -> tuple[nn.Module, dict]:
         provenance = json.loads(meta.get("provenance", "{}"))
     except json.JSONDecodeError:
         provenance = {}
-    return model.eval(), provenance if isinstance(provenance, dict) else {}
+    provenance = provenance if isinstance(provenance, dict) else {}
+    _check_class_names(provenance.get("class_names"), config.num_classes)
+    return model.eval(), provenance
+
+
+def _check_class_names(names: object, num_classes: int) -> None:
+    """A file's own class names (a model trained on a user's images) are shown wherever a
+    label is: each must be a short printable line, one per class the model draws."""
+    if names is None:
+        return
+    ok = (
+        isinstance(names, list)
+        and all(isinstance(n, str) and n.strip() and n.isprintable() for n in names)
+        and all(len(n) <= MAX_CLASS_NAME_CHARS for n in names)
+        and len(set(names)) == len(names)
+        and (len(names) == num_classes if num_classes else len(names) <= MAX_CONFIG_INT)
+    )
+    if not ok:
+        raise _damaged(f"provenance 'class_names' is not {num_classes or 'a list of'} short names")
+
+
+def class_names(model: nn.Module, provenance: dict[str, Any]) -> tuple[str, ...]:
+    """What each label of `model` is called: the names its file carries (a model trained on a
+    user's own images, checked by :func:`load_model`), else its dataset's, else the indices."""
+    if provenance.get("class_names"):
+        return tuple(provenance["class_names"])
+    if model.config.dataset in CLASS_NAMES:
+        return CLASS_NAMES[model.config.dataset]
+    return tuple(str(i) for i in range(model.config.num_classes))
 
 
 def _header(data: bytes) -> dict:
@@ -273,7 +301,7 @@ def _config(config_cls: type, text: str):
             raise _damaged(f"config field {key} should be {type(default).__name__}, got {value!r}")
         if isinstance(value, int) and not 0 <= value <= MAX_CONFIG_INT:
             raise _damaged(f"config field {key}={value} is out of range 0..{MAX_CONFIG_INT}")
-    if values.get("dataset", "mnist") not in DATASETS:
+    if values.get("dataset", "mnist") not in (*DATASETS, OWN_IMAGES):
         raise _damaged(f"config names an unknown dataset {values['dataset']!r}")
     return config_cls(**values)
 

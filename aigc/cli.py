@@ -13,38 +13,60 @@ from pathlib import Path
 
 import torch
 
-from aigc import classroom, data, prior, recipes, render
-from aigc.checkpoint import WeightsError, load_model, save_model, training_provenance
-from aigc.imaging import write_image
+from aigc import classroom, data, image_folder, prior, recipes, render
+from aigc.checkpoint import (
+    WeightsError,
+    class_names,
+    kind_of,
+    load_model,
+    save_model,
+    training_provenance,
+)
+from aigc.imaging import DIGIT_PREPROCESSING, write_image
 from aigc.models import KINDS, VAE
 from aigc.training import TrainingRun
 from aigc.weights import MANIFEST, SHIPPED, load_shipped, shipped_path
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=["gan", "vae"], required=True)
+    p.add_argument(
+        "--model", choices=["gan", "vae"], help="which shipped model (or check --weights)"
+    )
     p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
     p.add_argument("--weights", type=Path, help="a .safetensors file (default: the shipped one)")
 
 
-def _load(args) -> torch.nn.Module:
+def _load(args) -> tuple[torch.nn.Module, tuple[str, ...]]:
+    """The model asked for and the names of its classes (a file's own, for a model trained on
+    a user's images)."""
     if args.weights:
-        model, _ = load_model(args.weights)
-        expected = KINDS[args.model][1]
-        if not isinstance(model, expected):
+        model, provenance = load_model(args.weights)
+        if kind_of(model) not in ("gan", "vae") or (
+            args.model and not isinstance(model, KINDS[args.model][1])
+        ):
             raise WeightsError(
-                f"{args.weights.name}: holds a {type(model).__name__}, not a {args.model}"
+                f"{args.weights.name}: holds a {type(model).__name__}, not a {args.model or 'GAN or VAE'}"
             )
-        return model
-    return load_shipped(f"{args.model}_{args.dataset}")
+        return model, class_names(model, provenance)
+    if not args.model:
+        raise SystemExit("error: name a shipped model with --model, or give --weights")
+    model = load_shipped(f"{args.model}_{args.dataset}")
+    return model, class_names(model, {})
 
 
-def _labels(model, label: int | None) -> None:
+def _label(model, names: tuple[str, ...], label: str | None) -> int | None:
+    """--label as a class name ("sneaker", "my 7") or an index."""
     k = model.config.num_classes
-    if not k and label is not None:
+    if label is None:
+        return None
+    if not k:
         raise SystemExit("error: --label needs a class-conditional model")
-    if label is not None and not 0 <= label < k:
-        raise SystemExit(f"error: --label must be in 0..{k - 1}")
+    if label in names:
+        return names.index(label)
+    if label.isdigit() and int(label) < k:
+        return int(label)
+    listed = ", ".join(f"{i} ({name})" for i, name in enumerate(names))
+    raise SystemExit(f"error: --label must be a class name or index of this model: {listed}")
 
 
 def _prior_arg(p: argparse.ArgumentParser) -> None:
@@ -64,32 +86,64 @@ def _prior(model, asked: str | None) -> prior.FittedPrior | None:
         return None
     if asked == "normal":
         return None
+    if model.config.dataset not in data.DATASETS:
+        if asked == "fitted":
+            raise SystemExit(
+                "error: --prior fitted is fitted to the training images, and this VAE learnt "
+                "from your own, which the file does not carry; use --prior normal"
+            )
+        print(
+            "note: sampling from N(0, I): the fitted prior needs the training images",
+            file=sys.stderr,
+        )
+        return None
     return prior.for_dataset(model, model.config.dataset)
 
 
 def cmd_sample(args) -> None:
-    model = _load(args)
+    model, names = _load(args)
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be in 1..10000")
-    _labels(model, args.label)
+    label = _label(model, names, args.label)
     k = model.config.num_classes
-    every_class = [i % k for i in range(args.n)] if k and args.label is None else None
-    look = render.Look(seed=args.seed, label=args.label)
+    every_class = [i % k for i in range(args.n)] if k and label is None else None
+    look = render.Look(seed=args.seed, label=label)
     images = render.samples(model, look, args.n, every_class, _prior(model, args.prior))
-    write_image(args.out, images, cols=10 if every_class else None)
-    print(f"wrote {args.n} samples to {args.out}")
+    write_image(args.out, images, cols=min(10, k) if every_class else None)
+    what = f" of {names[label]!r}" if label is not None else ""
+    print(f"wrote {args.n} samples{what} to {args.out}")
 
 
 def cmd_interpolate(args) -> None:
-    model = _load(args)
+    model, names = _load(args)
     if not 2 <= args.steps <= 200:
         raise SystemExit("error: --steps must be in 2..200")
-    _labels(model, args.label)
-    label = args.label or 0
+    label = _label(model, names, args.label) or 0
     points = render.seed_points(model, args.seeds, _prior(model, args.prior))
     images = render.walk(model, points, args.steps, args.slerp, (label, label))
     write_image(args.out, images, cols=len(images))
     print(f"wrote {len(images)} frames to {args.out}")
+
+
+def _training_set(args) -> tuple[data.ImageSet, dict]:
+    """The images to train on, and what the weights file records about where they came from."""
+    if not args.images:
+        source = str(args.data_dir) if args.data_dir else "shipped"
+        return data.load(args.dataset, "train", args.data_dir), {"data_source": source}
+    if args.data_dir:
+        raise SystemExit("error: --data-dir goes with --dataset, not --images")
+    own = image_folder.read(args.images)
+    for skipped in own.skipped:
+        print(f"skipped {skipped}", file=sys.stderr)
+    image_folder.check_trainable(own.images, args.label_conditional)
+    counts = ", ".join(f"{name}: {n}" for name, n in own.images.counts().items())
+    print(f"{len(own.images)} images from {args.images.name} ({counts})", flush=True)
+    return own.images, {
+        "data_source": str(args.images),
+        "class_names": list(own.images.class_names),
+        "preprocessing": DIGIT_PREPROCESSING,
+        "skipped_files": len(own.skipped),
+    }
 
 
 def cmd_train(args) -> None:
@@ -107,7 +161,7 @@ def cmd_train(args) -> None:
     if args.steps is None and args.seconds is None:
         over["seconds"] = 20.0
     train_cfg = recipes.live_train_config(args.model, **over)
-    images = data.load(args.dataset, "train", args.data_dir)
+    images, source = _training_set(args)
     model = recipes.new_model(args.model, images, args.label_conditional, args.seed, **cfg_over)
     run = TrainingRun(model, images, train_cfg)
     previous = signal.signal(signal.SIGINT, lambda *_: run.stop())  # Ctrl-C: stop after this step
@@ -122,12 +176,12 @@ def cmd_train(args) -> None:
         signal.signal(signal.SIGINT, previous)
     provenance = training_provenance(
         train_cfg,
-        dataset=args.dataset,
-        data_source=str(args.data_dir) if args.data_dir else "shipped",
+        dataset=images.name,
         steps=run.step,
         seconds=ev.elapsed,
         train_images=len(images),
         command="python -m aigc " + shlex.join(args.argv),
+        **source,
     )
     save_model(run.model, args.out, provenance)
     if ev.divergence is not None:
@@ -143,7 +197,7 @@ def cmd_evaluate(args) -> None:
     results = {}
     for f in files:
         model, provenance = load_model(f)
-        figures = evaluate(model)
+        figures = evaluate(model, judge=args.judge, class_names=class_names(model, provenance))
         results[Path(f).stem] = figures
         print(
             f"{Path(f).name:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in figures.items()),
@@ -214,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="write samples as a .png grid or a .npy uint8 array")
     _model_args(p)
-    p.add_argument("--label", type=int, help="class to draw (conditional models)")
+    p.add_argument("--label", help="class to draw, by name or index (conditional models)")
     p.add_argument("--n", type=int, default=64)
     p.add_argument(
         "--seed", type=int, default=0, help="image i is the page's picture of seed SEED + i"
@@ -226,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("interpolate", help="walk between the latents of several seeds")
     _model_args(p)
     p.add_argument("--seeds", type=int, nargs="+", required=True, help="two or more seeds")
-    p.add_argument("--label", type=int, help="class for a conditional model (default 0)")
+    p.add_argument("--label", help="class for a conditional model, by name or index (default 0)")
     p.add_argument("--steps", type=int, default=10, help="frames per segment")
     p.add_argument("--slerp", action="store_true", help="spherical instead of linear")
     p.add_argument("--out", type=Path, required=True, help=".gif animation or .png strip")
@@ -235,7 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model from scratch and save it")
     p.add_argument("--model", choices=recipes.KINDS, required=True)
-    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    source.add_argument(
+        "--images",
+        type=Path,
+        help="your own pictures: a folder (or .zip) with one subfolder of PNG/JPEG per class",
+    )
     p.add_argument("--label-conditional", action="store_true")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=float)
@@ -261,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="quality figures of weights files (default: all shipped)")
     p.add_argument("files", nargs="*", type=Path)
     p.add_argument("--manifest", action="store_true", help="write weights/manifest.json")
+    p.add_argument(
+        "--judge",
+        choices=data.DATASETS,
+        help="for weights trained on your own images: the shipped classifier that knows their "
+        "classes (mnist for folders named 0 to 9)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     _classroom_parser(sub)

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     import torch
 
 DATASETS = ("mnist", "fashion")
+# What a model's config names as its dataset when it learnt from a user's own images
+# (aigc.image_folder); its class names travel in the weights file's provenance.
+OWN_IMAGES = "custom"
+MAX_CLASS_NAME_CHARS = 40  # a class name is shown wherever a label is: one short line
 SPLITS = ("train", "test")
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "mnist": tuple(str(digit) for digit in range(10)),
@@ -101,14 +105,17 @@ class ImageSet:
     """Labelled 28x28 grayscale images, ink bright (255) on a dark (0) background.
 
     Attributes:
-        name: the dataset, one of :data:`DATASETS`; it picks the :data:`CLASS_NAMES`.
+        name: the dataset, one of :data:`DATASETS`, or :data:`OWN_IMAGES` for a user's own.
         images: (N, 28, 28) uint8.
-        labels: (N,) int64 class indices in 0..9.
+        labels: (N,) int64 class indices into :attr:`class_names`.
+        classes: the class names of a user's own set; empty for a shipped dataset, whose
+            names are its :data:`CLASS_NAMES`.
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
+    classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.shape[1:] != IMAGE_SHAPE:
@@ -123,6 +130,15 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.classes or CLASS_NAMES[self.name]
+
+    def counts(self) -> dict[str, int]:
+        """Images per class, every class named (a class with no image counts 0)."""
+        n = np.bincount(self.labels, minlength=len(self.class_names))
+        return dict(zip(self.class_names, n.tolist(), strict=False))
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The whole set as training tensors: x (N, 1, 28, 28) float32 in [0, 1], y (N,) int64.

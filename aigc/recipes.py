@@ -68,6 +68,8 @@ def new_model(
 
     A VAE's decoder starts at the data's mean image (see :meth:`VAE.init_output_bias`).
     """
+    if conditional and images.classes:  # a user's own set: one class per folder
+        overrides.setdefault("num_classes", len(images.classes))
     config = live_model_config(kind, images.name, conditional, **overrides)
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -62,9 +62,10 @@ def test_every_key_the_code_asks_for_exists():
 def codes_raised() -> dict[str, set[str]]:
     """{code: the fields given with it} for every error the package raises with a literal code
     (``WeightsError("one line", "weights_pickle", name=...)``), and each class's default."""
-    from aigc import checkpoint, classroom, errors, imaging, store
+    from aigc import checkpoint, classroom, errors, image_folder, imaging, store
 
     classes = {errors.InputError, checkpoint.WeightsError, imaging.ImageInputError}
+    classes |= {image_folder.ImageFolderError}
     classes |= {store.StoreUnavailable, classroom.RoomError}
     raised = {cls.default_code: set() for cls in classes}
     names = {cls.__name__ for cls in classes}

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aigc.bench import concurrent_runs, throughput, training_speed, versus
+from aigc.bench import concurrent_runs, own_images, throughput, training_speed, versus
 from aigc.bench.report import Mode, Report, Section, table, write
 from aigc.bench.timing import cpu_seconds, others_share
 
@@ -51,6 +51,7 @@ MEASURES: dict[str, Callable[[Mode], Section]] = {
     "references": versus.run,
     "throughput": throughput.run,
     "concurrent-runs": concurrent_runs.run,
+    "own-images": own_images.run,
     "interaction": _interaction,
     "load": _load,
     "classroom": _classroom,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from aigc.checkpoint import WeightsError, kind_of, load_model
+from aigc.checkpoint import WeightsError, class_names, kind_of, load_model
+from aigc.data import DATASETS
 from aigc.data import load_shipped as load_dataset
 from aigc.models import Classifier
 from aigc.render import Model, Tensor
@@ -126,7 +127,15 @@ def load_upload(data: bytes, filename: str) -> Model:
             "weights_wrong_suffix",
             name=filename,
         )
-    model, _ = load_model(data, filename)
+    model, provenance = load_model(data, filename)
+    if model.config.dataset not in DATASETS:  # the pages pick models by shipped dataset
+        classes = ", ".join(class_names(model, provenance))
+        raise WeightsError(
+            f"{filename}: trained on its own images ({classes}); the pages show models of "
+            f"{' and '.join(DATASETS)} only",
+            "weights_own_images",
+            classes=classes,
+        )
     if kind_of(model) == "classifier":
         raise WeightsError(
             f"{filename}: a classifier has no latent space to explore", "weights_classifier"
