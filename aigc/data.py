@@ -133,7 +133,7 @@ class ImageSet:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return self.classes or CLASS_NAMES[self.name]
+        return self.classes or CLASS_NAMES.get(self.name, ())  # an own set may be empty
 
     def counts(self) -> dict[str, int]:
         """Images per class, every class named (a class with no image counts 0)."""

@@ -9,6 +9,7 @@ negative ELBO in nats per image.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,16 +52,23 @@ def agreement(classifier: Classifier, images: torch.Tensor, requested: torch.Ten
     return float((classify(classifier, images).labels == requested.numpy()).mean())
 
 
-def agreement_scorer(classifier: Classifier) -> Scorer:
+def agreement_scorer(classifier: Classifier, classes: Sequence[int] | None = None) -> Scorer:
     """Score a snapshot by how many samples the classifier takes for the class they were drawn
     for; unconditional samples have no class to agree with and get None. The classifier is only
-    read (eval mode, no gradients), so one shared copy can score every run."""
+    read (eval mode, no gradients), so one shared copy can score every run.
+
+    Args:
+        classes: the classifier's class for each of the model's labels, where they differ (a
+            user's own digits "3" and "7" are the model's labels 0 and 1).
+    """
+    to_classifier = None if classes is None else np.asarray(classes, dtype=np.int64)
 
     def score(samples: np.ndarray, labels: np.ndarray) -> float | None:
         if (labels < 0).any():
             return None
         x = torch.from_numpy(samples).float().div_(255).unsqueeze(1)  # (N, 1, 28, 28)
-        return agreement(classifier, x, torch.from_numpy(labels))
+        wanted = labels if to_classifier is None else to_classifier[labels]
+        return agreement(classifier, x, torch.from_numpy(wanted))
 
     return score
 

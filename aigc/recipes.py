@@ -96,14 +96,15 @@ def live_setup(
 def submit_live(
     manager: RunManager,
     kind: str,
-    dataset: str,
+    dataset: str | data.ImageSet,
     *,
     conditional: bool = True,
     seed: int = 0,
     scorer: Scorer | None = None,
     **train_overrides,
 ) -> str:
-    """Queue a live run (see :func:`live_setup`) on the shipped `dataset`; return its id."""
-    images = data.load_shipped(dataset)
+    """Queue a live run (see :func:`live_setup`) on the shipped `dataset` of that name, or on
+    a user's own set; return its id."""
+    images = data.load_shipped(dataset) if isinstance(dataset, str) else dataset
     model, config = live_setup(kind, images, conditional=conditional, seed=seed, **train_overrides)
     return manager.submit(model, images, config, scorer=scorer)

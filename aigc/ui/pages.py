@@ -14,6 +14,7 @@ ICONS = {
     "explore": "🎛️",
     "interpolate": "🎞️",
     "latent_map": "🗺️",
+    "own_data": "✏️",
     "train_live": "🏋️",
     "learn": "📖",
     "feedback": "💬",
@@ -21,7 +22,7 @@ ICONS = {
 }
 GROUPS = {
     "play": ("explore", "interpolate", "latent_map"),
-    "build": ("train_live", "learn", "feedback", "classroom"),
+    "build": ("own_data", "train_live", "learn", "feedback", "classroom"),
 }
 DEFAULT = "explore"
 LINKED = frozenset({"explore", "interpolate", "latent_map"})  # pages whose state is in the URL

@@ -10,16 +10,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 from dataclasses import dataclass
 
 import streamlit as st
 
-from aigc import data, imaging, metrics, recipes, render, run_share, runs
+from aigc import data, image_folder, imaging, metrics, recipes, render, run_share, runs
 from aigc.checkpoint import WeightsError, to_bytes, training_provenance
+from aigc.errors import InputError
+from aigc.imaging import DIGIT_PREPROCESSING
 from aigc.models import Classifier
 from aigc.runs import RunManager, RunView, Status
-from aigc.ui import feedback, models, room, state, widgets
-from aigc.ui.i18n import texts, tr
+from aigc.ui import feedback, models, own_data, room, state, widgets
+from aigc.ui.i18n import error_text, texts, tr
 from aigc.weights import load_shipped
 
 PAGE = "train_live"  # as ratings name it
@@ -69,6 +72,7 @@ class LiveRun:
     run_id: str
     settings: Settings
     scored: bool  # whether the classifier was there to score its snapshots
+    classes: tuple[str, ...] = ()  # the class names of a user's own set; a shipped one's are texts
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,17 @@ def shipped_classifier(dataset: str) -> Classifier:
     return load_shipped(f"classifier_{dataset}")
 
 
-def _scorer(dataset: str) -> runs.Scorer | None:
+def _scorer(images: data.ImageSet) -> runs.Scorer | None:
+    """The shipped classifier of the set's dataset; for a user's own set, the MNIST one where
+    every class is named for a digit ("3", "7"), which it then scores as that digit."""
+    dataset, digits = images.name, None
+    if dataset == data.OWN_IMAGES:
+        names = images.class_names
+        if not all(len(n) == 1 and n.isdigit() for n in names):
+            return None
+        dataset, digits = "mnist", [int(n) for n in names]
     try:
-        return metrics.agreement_scorer(shipped_classifier(dataset))
+        return metrics.agreement_scorer(shipped_classifier(dataset), digits)
     except WeightsError:  # not trained yet; not cached, so the next run tries again
         return None
 
@@ -121,6 +133,9 @@ def settings_ui(disabled: bool) -> Settings:
 def _model_ui(disabled: bool) -> tuple[str, str, bool]:
     # Labels are looked up now: a format_func may be called outside this script run.
     names = {key: tr(f"train_live.{key}") for key in data.DATASETS}
+    own = own_data.own_images()
+    datasets = data.DATASETS + ((data.OWN_IMAGES,) if len(own) else ())
+    names[data.OWN_IMAGES] = tr("train_live.own_set", n=len(own), k=len(own.class_names))
     widgets.keep_choice("train_kind", tuple(KIND_NAMES), "gan")
     kind = st.radio(
         tr("common.model"),
@@ -130,10 +145,10 @@ def _model_ui(disabled: bool) -> tuple[str, str, bool]:
         disabled=disabled,
         key="train_kind",
     )
-    widgets.keep_choice("train_dataset", data.DATASETS, data.DATASETS[0])
+    widgets.keep_choice("train_dataset", datasets, data.DATASETS[0])
     dataset = st.selectbox(
         tr("common.dataset"),
-        data.DATASETS,
+        datasets,
         format_func=names.get,
         disabled=disabled,
         key="train_dataset",
@@ -208,11 +223,19 @@ def _budget_ui(disabled: bool) -> tuple[str, int]:
 def _start(settings: Settings) -> None:
     _release_live()
     st.session_state.pop(RESULT, None)
-    scorer = _scorer(settings.dataset)
+    own = settings.dataset == data.OWN_IMAGES
+    images = own_data.own_images() if own else data.load_shipped(settings.dataset)
+    if own:
+        try:
+            image_folder.check_trainable(images, settings.conditional)
+        except InputError as error:
+            st.session_state[NOTICE] = error_text(error)
+            return
+    scorer = _scorer(images)
     run_id = recipes.submit_live(
         run_manager(),
         settings.kind,
-        settings.dataset,
+        images,
         conditional=settings.conditional,
         scorer=scorer,
         lr=settings.lr,
@@ -220,7 +243,8 @@ def _start(settings: Settings) -> None:
         seconds=settings.seconds,
         steps=settings.steps,
     )
-    st.session_state[LIVE] = LiveRun(run_id, settings, scored=scorer is not None)
+    classes = images.class_names if own else ()
+    st.session_state[LIVE] = LiveRun(run_id, settings, scored=scorer is not None, classes=classes)
 
 
 def _steer(action: str, run_id: str) -> None:
@@ -375,10 +399,15 @@ def _result_panel(result: Result) -> None:
         st.warning(tr("train_live.session_full", n=models.MAX_SESSION_MODELS))
     if result.model is not None:
         settings = result.live.settings
+        own = {
+            "data_source": "own set",
+            "class_names": list(result.live.classes),
+            "preprocessing": DIGIT_PREPROCESSING,
+        }
         provenance = training_provenance(
             view.config,
             dataset=settings.dataset,
-            data_source="shipped",
+            **(own if result.live.classes else {"data_source": "shipped"}),
             steps=view.step,
             seconds=view.elapsed,
             made_by="aigc Train live page",
@@ -422,7 +451,7 @@ def _show_run(view: RunView, live: LiveRun, label: str | None, *, scrub: bool, k
             picture = imaging.upscale(imaging.grid(shown.samples, cols=10), GRID_SCALE)
             caption = tr("train_live.grid_caption", step=shown.step)
             if live.settings.conditional:
-                names = ", ".join(texts(f"classes.{live.settings.dataset}"))
+                names = ", ".join(live.classes or texts(f"classes.{live.settings.dataset}"))
                 caption += " " + tr("train_live.rows", names=names)
             st.image(picture, caption=caption)
             png = functools.partial(imaging.png_bytes, picture)  # made only when wanted
@@ -468,14 +497,17 @@ def _metrics(view: RunView, live: LiveRun, shown: runs.Snapshot | None) -> None:
         cols[4].metric(
             tr("train_live.recognisable"),
             f"{shown.score:.0%}",
-            help=tr("train_live.recognisable_help", dataset=live.settings.dataset),
+            help=tr(
+                "train_live.recognisable_help",
+                dataset="mnist" if live.classes else live.settings.dataset,
+            ),
             chart_data=scores,
         )
     else:
         if not live.settings.conditional:
             why = "unconditional"
         elif not live.scored:
-            why = "no_classifier"
+            why = "own_unscored" if live.classes else "no_classifier"
         else:
             why = "no_snapshot"
         cols[4].metric(tr("train_live.recognisable"), "—", help=tr(f"train_live.{why}"))
@@ -500,7 +532,10 @@ def room_view() -> tuple[dict[str, str], str | None]:
     if live is None:
         return {}, None
     s = live.settings
-    return {"kind": s.kind, "data": s.dataset, "cond": str(int(s.conditional))}, live.run_id
+    view = {"kind": s.kind, "data": s.dataset, "cond": str(int(s.conditional))}
+    if live.classes:
+        view["classes"] = json.dumps(live.classes)
+    return view, live.run_id
 
 
 def _watched(query: dict[str, str], run_id: str) -> LiveRun:
@@ -514,7 +549,20 @@ def _watched(query: dict[str, str], run_id: str) -> LiveRun:
         seconds=None,
         steps=None,
     )
-    return LiveRun(run_id, settings, scored=True)
+    return LiveRun(run_id, settings, scored=True, classes=_class_names(query.get("classes")))
+
+
+def _class_names(text: str | None) -> tuple[str, ...]:
+    """A teacher's own set's class names as the room's view holds them (JSON), if they read
+    as a list of short names; a view that does not is shown without names."""
+    try:
+        names = json.loads(text or "[]")
+    except ValueError:
+        return ()
+    ok = isinstance(names, list) and all(
+        isinstance(n, str) and len(n) <= data.MAX_CLASS_NAME_CHARS for n in names
+    )
+    return tuple(names) if ok and len(names) <= image_folder.MAX_CLASSES else ()
 
 
 def _watch_panel(live: LiveRun) -> None:
