@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from aigc import image_folder, imaging, own_set
-from aigc.data import ImageSet
+from aigc.data import OWN_IMAGES, ImageSet
 from aigc.errors import InputError
 from aigc.ui import draw_pad, pages
 from aigc.ui.i18n import error_text, tr
@@ -171,7 +171,9 @@ def _set_ui(images: ImageSet) -> None:
         st.warning(error_text(error))
     else:
         st.success(tr("own_data.ready"))
-        st.page_link(pages.page("train_live"), label=tr("own_data.train"), icon="🏋️")
+        if st.button(tr("own_data.train"), icon="🏋️", type="primary", key="od_train"):
+            st.session_state["train_dataset"] = OWN_IMAGES  # Train live opens on this set
+            st.switch_page(pages.page("train_live"))
     for name, count in images.counts().items():
         st.caption(tr("own_data.class_row", name=name, n=count))
         picked = images.images[images.labels == images.class_names.index(name)]
