@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 
-from aigc.ui import morph_panel
+from aigc.ui import desks, morph_panel
 
 
 def call(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
@@ -76,9 +76,9 @@ def test_graphs_are_served_by_digest_and_the_least_recently_shelved_go_first():
     assert _get(f"/morph/graph/{'0' * 64}.onnx").status_code == 404
 
 
-def _desk() -> morph_panel.Desk:
-    desk = morph_panel.Desk()
-    morph_panel.DESKS[desk.token] = desk
+def _desk() -> desks.Desk:
+    desk = desks.Desk()
+    desks.DESKS[desk.token] = desk
     desk.offer({"offsets": 2}, lambda values: f"/?pc={values['offsets'][0]:g}", "gan")
     return desk
 

@@ -17,7 +17,7 @@ from aigc import morph, render
 from aigc.data import DATASETS
 from aigc.prior import FittedPrior
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
-from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
+from aigc.ui import desks, feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import lang, tr
 
 PAGE = "explore"
@@ -26,7 +26,7 @@ PRIORS = widgets.PRIORS
 RAW_RANGE = 6.0  # |z_j| > 6 has probability 2e-9 per dimension under N(0, 1)
 _LINKED = "link"  # ex_raw_for value meaning "raw overrides came from a link, apply them"
 _GROUP = "ex"  # the morph panel's instances on the single view, one group in the browser
-_DESK = "ex_desk"  # session state: where the panel posts its releases (morph_panel.Desk)
+_DESK = "ex_desk"  # session state: where the panel posts its releases (desks.Desk)
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
@@ -217,13 +217,13 @@ def take_released(kind: str, released: dict[str, list[float]]) -> None:
 def _take_posted() -> None:
     """A release the panel posted to its desk since the last run (it came with no rerun),
     into the session state before anything reads it; for the model it was made on."""
-    posted = morph_panel.take_posted(_DESK)
+    posted = desks.take_posted(_DESK)
     if posted is not None:
         released, kind = posted
         take_released(kind, released)
 
 
-def _link_after(kind: str, values: dict[str, object]) -> morph_panel.Link:
+def _link_after(kind: str, values: dict[str, object]) -> desks.Link:
     """The page's link once the panel's sliders are released, for the desk to answer a post
     with: made now, while the session's address and language can be read."""
     base, language = st.context.url, lang()
@@ -238,7 +238,7 @@ def _link_after(kind: str, values: dict[str, object]) -> morph_panel.Link:
 def _on_released(kind: str, key: str, shapes: dict[str, int]) -> None:
     """A block's on_released_change: runs before the rerun, as a slider's on_change does, so
     the run draws the released look. `shapes` are the inputs the block was given."""
-    released = morph_panel.released(st.session_state[key]["released"], shapes)
+    released = desks.released(st.session_state[key]["released"], shapes)
     if released is not None:  # anything else did not come from the panel: ignored
         take_released(kind, released)
 
@@ -288,7 +288,7 @@ def _panel_ui(
     shapes = {name: len(inputs[name]) for name in morph.SLIDER_INPUTS if name in inputs}
     desk = None
     if live and room.code() is None:  # a room's page must rerun on a release: others watch it
-        desk = morph_panel.desk(_DESK)
+        desk = desks.desk(_DESK)
         desk.offer(shapes, _link_after(v.kind, _values()), v.kind)
     morph_panel.picture(
         _GROUP,

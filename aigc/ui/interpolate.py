@@ -14,7 +14,7 @@ from aigc.data import DATASETS
 from aigc.imaging import ImageInputError
 from aigc.prior import FittedPrior
 from aigc.render import MAX_SEED, Animation
-from aigc.ui import feedback, models, morph_panel, pictures, room, state, widgets
+from aigc.ui import desks, feedback, models, morph_panel, pictures, room, state, widgets
 from aigc.ui.i18n import error_text, tr
 
 PAGE = "interpolate"
@@ -290,14 +290,14 @@ def _animation_ui(anim: Animation) -> None:
 
 def _take_frame() -> None:
     """The frame the scrubber posted to its desk since the last run (no rerun came with it)."""
-    posted = morph_panel.take_posted(_DESK)
+    posted = desks.take_posted(_DESK)
     if posted is not None:
         st.session_state["ip_frame"] = round(posted[0]["frame"][0])
 
 
 def _frame_released() -> None:
     """The scrubber's on_released_change, where it reruns the page (a room, a failed post)."""
-    released = morph_panel.released(st.session_state["ip_film"]["released"], _FRAME)
+    released = desks.released(st.session_state["ip_film"]["released"], _FRAME)
     if released is not None:  # anything else did not come from the scrubber: ignored
         st.session_state["ip_frame"] = round(released["frame"][0])
 
@@ -309,7 +309,7 @@ def _frame_ui(anim: Animation, query: dict[str, str]) -> int:
     number = min(max(int(st.session_state.get("ip_frame", 1)), 1), anim.frames)
     desk = None
     if room.code() is None:
-        desk = morph_panel.desk(_DESK)
+        desk = desks.desk(_DESK)
         link = state.link(st.context.url, query)  # the frame is not in the link
         desk.offer(_FRAME, lambda _: link)
     morph_panel.film(

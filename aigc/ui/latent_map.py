@@ -17,7 +17,7 @@ import streamlit as st
 from aigc import explore_math, metrics, morph, render
 from aigc.data import DATASETS
 from aigc.render import Look
-from aigc.ui import models, morph_panel, pictures, state, widgets
+from aigc.ui import desks, models, morph_panel, pictures, state, widgets
 from aigc.ui.i18n import tr
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ def _panel_ui(
 def _on_released(shapes: dict[str, int]) -> None:
     """The panel's release, before the rerun (as a slider's on_change): the point it was left
     at, clamped to the map; anything the panel cannot have sent is ignored."""
-    released = morph_panel.released(st.session_state["lm_morph_z"]["released"], shapes)
+    released = desks.released(st.session_state["lm_morph_z"]["released"], shapes)
     if released is not None:
         z = [min(max(x, -LIMIT), LIMIT) for x in released["raw_values"][:2]]
         st.session_state["lm_z1"], st.session_state["lm_z2"] = z

@@ -14,7 +14,7 @@ under it, from the same graph), `sliders` blocks, each where the page's own slid
 and the page's `link`. They share one `group` in the browser (morph.js).
 
 A release costs the server no rerun. The browser posts the released values to the session's
-`Desk` (`/morph/sync/<token>`); the route answers with the page's link for them, which the
+`Desk` (`desks`, `/morph/sync/<token>`); the route answers with the page's link for them, which the
 browser writes into the address bar and the link block; the page takes the values into its
 session state when it next runs for any reason (a click, a page switch), before it draws, so
 ratings, the verdict and everything else read them as if a slider had rerun it. Where the
@@ -46,11 +46,8 @@ import gzip
 import hashlib
 import json
 import logging
-import math
 import os
-import secrets
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -60,9 +57,10 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from aigc.ui import desks
 from aigc.ui.i18n import tr
 from aigc.ui.served import base_path
 
@@ -84,7 +82,6 @@ SLIDERS_PARAM = "sliders"  # ?sliders=native (or =live): the same choice, for on
 SLIDER_CHOICES = ("live", "native")
 _ASKED = "morph_sliders"  # session state: the session's SLIDERS_PARAM
 _LIVE = "morph_live"  # session state: "ready" once a panel painted in this browser, or "failed"
-SYNC_BYTES = 16_384  # a release is a few hundred numbers; anything longer is refused unread
 
 
 @dataclass(frozen=True)
@@ -191,94 +188,6 @@ class GraphShelf:
 SHELF = GraphShelf()
 
 
-Link = Callable[[dict[str, list[float]]], str]  # released slider inputs -> the page's link
-
-
-class Desk:
-    """Where one session's panel leaves what a person released, without a rerun: the route
-    `post`s it, the page `take`s it at its next run. Held in the session's state; `DESKS`
-    finds it by its token only while the session lives (weakly), so the route reaches no
-    other session's desk, and a session that ended leaves nothing behind.
-
-    What the page `offer`s with each render (the slider inputs' shapes, the link for released
-    values, and what the values are `about`, handed back with them) is what the next post is
-    checked against and answered with: the page takes a post before it offers again. The link
-    function runs on the server's event loop: it must be quick and read no Streamlit state.
-    """
-
-    def __init__(self) -> None:
-        self.token = secrets.token_urlsafe(16)
-        self._lock = threading.Lock()
-        self._shapes: dict[str, int] = {}
-        self._link: Link | None = None
-        self._about: object = None
-        self._posted: dict[str, list[float]] | None = None
-        self._seq = -1
-
-    def offer(self, shapes: dict[str, int], link: Link, about: object = None) -> None:
-        with self._lock:
-            self._shapes, self._link, self._about = dict(shapes), link, about
-
-    def post(self, payload: object) -> str | None:
-        """A release as the browser posted it ({"seq": n, "values": {...}}); the page's link
-        for it, or None if it is not the panel's (`released`). A post older than one already
-        taken (two in flight, out of order) changes nothing but is answered."""
-        if not isinstance(payload, dict) or type(payload.get("seq")) is not int:
-            return None
-        with self._lock:
-            values, link = released(payload.get("values"), self._shapes), self._link
-            if values is None or link is None:
-                return None
-            if payload["seq"] > self._seq:
-                self._seq, self._posted = payload["seq"], values
-        return link(values)
-
-    def take(self) -> tuple[dict[str, list[float]], object] | None:
-        """The last release posted since the last take, once, with what it is `about`."""
-        with self._lock:
-            posted, self._posted = self._posted, None
-            return None if posted is None else (posted, self._about)
-
-
-DESKS: weakref.WeakValueDictionary[str, Desk] = weakref.WeakValueDictionary()
-
-
-def take_posted(key: str) -> tuple[dict[str, list[float]], object] | None:
-    """What was posted to this session's desk under `key` since it was last taken, if any."""
-    found = st.session_state.get(key)
-    return found.take() if found is not None else None
-
-
-def desk(key: str) -> Desk:
-    """This session's desk under `key` in its state, made on first use."""
-    if key not in st.session_state:
-        st.session_state[key] = Desk()
-    found = st.session_state[key]
-    DESKS[found.token] = found
-    return found
-
-
-async def _sync(request: Request) -> Response:
-    found = DESKS.get(request.path_params["token"])
-    if found is None:
-        return JSONResponse({"error": "unknown"}, status_code=404)
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        return JSONResponse({"error": "json only"}, status_code=415)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > SYNC_BYTES:
-            return JSONResponse({"error": "too long"}, status_code=413)
-    try:
-        payload = json.loads(body)
-    except ValueError:  # also a body that is not UTF-8
-        return JSONResponse({"error": "not json"}, status_code=400)
-    link = found.post(payload)
-    if link is None:
-        return JSONResponse({"error": "not the panel's"}, status_code=400)
-    return JSONResponse({"link": link}, headers={"Cache-Control": "no-store"})
-
-
 def _gzipped(request: Request, packed: bytes, media_type: str) -> Response:
     """Precompressed bytes as they are, or inflated for the rare client that takes no gzip.
     The Content-Encoding header also keeps Streamlit's GZip middleware from compressing again."""
@@ -315,7 +224,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route(f"{base}{PREFIX}/{{name}}", _runtime_file, methods=["GET"]),
         Route(f"{base}/morph/graph/{{digest}}.onnx", _graph, methods=["GET"]),
-        Route(f"{base}/morph/sync/{{token}}", _sync, methods=["POST"]),
+        Route(f"{base}/morph/sync/{{token}}", desks.sync, methods=["POST"]),
     ]
 
 
@@ -427,7 +336,7 @@ def sliders(
     columns: int,
     key: str,
     on_released: Callable[[], None],
-    sync: Desk | None = None,
+    sync: desks.Desk | None = None,
 ) -> None:
     """A block of the panel's sliders, `columns` to a row, moving the `group`'s picture
     while dragged. On release (or a key press) the slider inputs as the person left them go
@@ -453,7 +362,7 @@ def film(
     alt: str,
     key: str,
     on_released: Callable[[], None],
-    sync: Desk | None = None,
+    sync: desks.Desk | None = None,
 ) -> None:
     """A scrubber over precomputed frames: `film_png` holds `frames` 28 x 28 pictures stacked
     top to bottom (`render.Animation.film`), and dragging its slider (1..frames, at `value`)
@@ -485,22 +394,3 @@ def link(group: str, address: str, *, key: str) -> None:
         "copy_failed": tr("state.copy_failed"),
     }
     _component()(data=data, key=key)
-
-
-def released(payload: object, shapes: dict[str, int]) -> dict[str, list[float]] | None:
-    """A "released" state as the browser sent it, if it has exactly the slider inputs of
-    `shapes` (name -> length), each a list of finite numbers; else None. Anything may come
-    over the websocket, so nothing else is taken."""
-    if not isinstance(payload, dict) or set(payload) != set(shapes):
-        return None
-    checked = {}
-    for name, n in shapes.items():
-        values = payload[name]
-        if not isinstance(values, list) or len(values) != n:
-            return None
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
-            return None
-        if not all(math.isfinite(x) for x in values):
-            return None
-        checked[name] = [float(x) for x in values]
-    return checked

@@ -191,7 +191,7 @@ class Group {
   }
 }
 
-// A release to the session's desk (morph_panel.Desk); resolves to the page's link for it.
+// A release to the session's desk (aigc/ui/desks.py); resolves to the page's link for it.
 async function post(url, seq, values) {
   const r = await fetch(new URL(url, location.origin).href, {
     method: "POST",
