@@ -111,7 +111,8 @@ class Verdict:
         """The verdict as plain JSON-able values."""
 
         def interval(i: Interval) -> dict:
-            return {"value": i.value, "low": i.low, "high": i.high}
+            value = None if np.isnan(i.value) else i.value  # a model no one has seen yet
+            return {"value": value, "low": i.low, "high": i.high}
 
         return {
             "models": list(self.labels),
@@ -163,6 +164,11 @@ def win_matrices(outcomes: Sequence[Outcome], k: int, groups: Sequence[int]) -> 
     return w
 
 
+def _shares(x: np.ndarray) -> np.ndarray:
+    total = x.sum(-1, keepdims=True)
+    return np.divide(x, total, out=np.zeros_like(x), where=total > 0)
+
+
 def bradley_terry(wins: np.ndarray) -> np.ndarray:
     """Bradley–Terry strengths from win matrices (..., k, k), as shares summing to 1 over the
     last axis; NaN for a model with no comparisons (in some bootstrap resample)."""
@@ -170,15 +176,14 @@ def bradley_terry(wins: np.ndarray) -> np.ndarray:
     n = wins + np.swapaxes(wins, -1, -2)  # comparisons of i and j
     w = wins.sum(-1)  # W_i: wins of i
     compared = n.sum(-1) > 0
-    s = np.where(compared, 1.0, 0.0)
-    s = s / s.sum(-1, keepdims=True)
+    s = _shares(np.where(compared, 1.0, 0.0))
     for _ in range(MM_MAX_ITER):
         pair = s[..., :, None] + s[..., None, :]
         denom = np.divide(n, pair, out=np.zeros_like(n), where=pair > 0).sum(-1)
         # Hunter (2004) eq. (3): s_i <- W_i / sum_{j != i} N_ij / (s_i + s_j)
         new = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
-        new = new / new.sum(-1, keepdims=True)
-        done = np.nanmax(np.abs(new - s)) < MM_TOL
+        new = _shares(new)
+        done = np.max(np.abs(new - s)) < MM_TOL
         s = new
         if done:
             break
