@@ -26,7 +26,6 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Connection, Row
 
 from aigc import store
 from aigc.errors import InputError
+from aigc.limits import Failures
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ MAX_GALLERY_PER_ROOM = 500  # 500 x 2 MB at the very worst; a 28x28 picture's PN
 MAX_FOLLOWERS_PER_ROOM = 200
 MAX_OPEN_ROOMS = 200
 MAX_GALLERY_PAGE = 500
-# Per-process brute-force limits (see _Failures for why these numbers).
+# Per-process brute-force limits (see aigc.limits.Failures for why per process).
 UNKNOWN_CODES_PER_MINUTE = 30
 TEACHER_FAILURES_PER_MINUTE = 10
 _FOLLOWER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -122,49 +122,6 @@ class Sent:
     time: datetime
 
 
-class _Failures:
-    """Failures per key in the last `window_s` seconds, in this process.
-
-    Why per process and in memory: the limit has to cost nothing on the path of every rerun
-    and hold while the database is down; a school runs one or two servers, which at most
-    doubles a guesser's rate.
-    """
-
-    def __init__(self, limit: int, window_s: float = 60.0, max_keys: int = 4096) -> None:
-        self.limit, self.window_s, self.max_keys = limit, window_s, max_keys
-        self.clock = time.monotonic
-        self._times: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._times.get(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
-
-    def over(self, key: str) -> bool:
-        with self._lock:
-            return len(self._recent(key, self.clock())) >= self.limit
-
-    def add(self, key: str) -> int:
-        """Count one failure; return how many `key` has had in the window."""
-        now = self.clock()
-        with self._lock:
-            if key not in self._times and len(self._times) >= self.max_keys:
-                for stale in [k for k in self._times if not self._recent(k, now)]:
-                    del self._times[stale]
-                if len(self._times) >= self.max_keys:  # a flood of fresh keys: forget the oldest
-                    del self._times[next(iter(self._times))]
-            times = self._recent(key, now)
-            times.append(now)
-            self._times[key] = times
-            return len(times)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._times.clear()
-
-
 # Guessing room codes. Any lookup by code (a room, its view, a heartbeat, a send) answers
 # "unknown" or not, so every one of them counts a miss here, process-wide: a guesser uses
 # fresh codes, so a per-code count would never fill. Over the limit, *every* lookup is refused
@@ -172,12 +129,12 @@ class _Failures:
 # which codes exist at full speed. At 30 misses a minute, finding one of 10 open rooms among
 # 31**8 codes takes ~5,000 years on average. The price: someone flooding wrong codes stops the
 # lesson for up to a minute (the page says so), which a cheeky student can do anyway.
-_unknown_codes = _Failures(UNKNOWN_CODES_PER_MINUTE)
+_unknown_codes = Failures(UNKNOWN_CODES_PER_MINUTE)
 # Forging teacher tokens. A token has 192 random bits, so no rate of guessing finds one; the
 # limit makes a script trying tokens visible (it is answered rate_limited and logged). The
 # right token is still checked and accepted: stopping all checks of a code would let any
 # student, who knows the code, lock the teacher out.
-_teacher_failures = _Failures(TEACHER_FAILURES_PER_MINUTE)
+_teacher_failures = Failures(TEACHER_FAILURES_PER_MINUTE)
 
 
 def reset_limits() -> None:

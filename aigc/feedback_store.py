@@ -175,7 +175,7 @@ def to_csv(*, path: Path | None = None) -> str:
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(
-            _defuse(value) if name in _TEXT_COLUMNS and value else value
+            defuse(value) if name in _TEXT_COLUMNS and value else value
             for name, value in zip(COLUMNS, row, strict=True)
         )
     return out.getvalue()
@@ -187,5 +187,6 @@ def csv_file(*, path: Path | None = None) -> bytes:
     return to_csv(path=path).encode("utf-8-sig")
 
 
-def _defuse(text: str) -> str:
+def defuse(text: str) -> str:
+    """`text` with a leading apostrophe if a spreadsheet would run it as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -62,11 +62,11 @@ def test_every_key_the_code_asks_for_exists():
 def codes_raised() -> dict[str, set[str]]:
     """{code: the fields given with it} for every error the package raises with a literal code
     (``WeightsError("one line", "weights_pickle", name=...)``), and each class's default."""
-    from aigc import checkpoint, classroom, errors, image_folder, imaging, store
+    from aigc import checkpoint, classroom, errors, image_folder, imaging, review, store
 
     classes = {errors.InputError, checkpoint.WeightsError, imaging.ImageInputError}
     classes |= {image_folder.ImageFolderError}
-    classes |= {store.StoreUnavailable, classroom.RoomError}
+    classes |= {store.StoreUnavailable, classroom.RoomError, review.ReviewError}
     raised = {cls.default_code: set() for cls in classes}
     names = {cls.__name__ for cls in classes}
     for path in sorted((ROOT / "aigc").rglob("*.py")):

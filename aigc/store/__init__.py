@@ -1,6 +1,7 @@
 """The one store for what every session and every server must see alike: ratings, class rooms,
-their followers and gallery. SQLAlchemy Core over SQLite (the default, one file, nothing to
-install) or PostgreSQL (a school's server), chosen by ``$AIGC_DB_URL``.
+their followers and gallery, reviews and their votes. SQLAlchemy Core over SQLite (the
+default, one file, nothing to install) or PostgreSQL (a school's server), chosen by
+``$AIGC_DB_URL``.
 
 Every call takes a short transaction from a pooled engine (one per URL per process), so the
 Streamlit sessions' threads never share a connection. On first use in a process the schema is
@@ -32,7 +33,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from aigc.errors import InputError
-from aigc.store.tables import followers, gallery, metadata, ratings, room_runs, rooms
+from aigc.store.tables import (
+    followers,
+    gallery,
+    metadata,
+    ratings,
+    review_entries,
+    review_items,
+    review_reviewers,
+    review_votes,
+    reviews,
+    room_runs,
+    rooms,
+)
 
 __all__ = [
     "StoreUnavailable",
@@ -43,6 +56,11 @@ __all__ = [
     "gallery",
     "metadata",
     "ratings",
+    "review_entries",
+    "review_items",
+    "review_reviewers",
+    "review_votes",
+    "reviews",
     "room_runs",
     "rooms",
     "transaction",

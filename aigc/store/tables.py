@@ -109,3 +109,69 @@ room_runs = sa.Table(
     sa.Column("record", sa.LargeBinary, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
 )
+
+# Reviews (aigc.review): blind side-by-side comparisons of 2-4 models. A review's plan (its
+# entries and items) is written once when it opens and never changes; votes only add rows.
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("code", sa.String(CODE_CHARS), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("owner_sha256", sa.String(64), nullable=False),  # never the secret itself
+    sa.Column("order_key", sa.String(64), nullable=False),  # hex; keys each reviewer's order
+    sa.Column("show", sa.String(16), nullable=False),  # "samples" or "interpolations"
+    sa.Column("per_reviewer", sa.Integer, nullable=False),  # items each reviewer is asked
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+review_entries = sa.Table(
+    "review_entries",
+    metadata,
+    sa.Column("review", sa.String(CODE_CHARS), sa.ForeignKey("reviews.code"), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),  # 0-3, in the owner's order
+    sa.Column("label", sa.Text, nullable=False),  # what the owner calls it
+    sa.Column("kind", sa.String(16), nullable=False),  # "gan" or "vae"
+    sa.Column("dataset", sa.String(32), nullable=False),
+    sa.Column("shipped", sa.Text),  # a shipped model's name, or
+    sa.Column("sha256", sa.String(64)),  # the digest of a session's or an upload's weights file
+)
+
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("review", sa.String(CODE_CHARS), sa.ForeignKey("reviews.code"), primary_key=True),
+    sa.Column("item", sa.Integer, primary_key=True),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("end_seed", sa.BigInteger),  # an interpolation's other end; None for a sample
+    sa.Column("label", sa.Integer),  # the class asked for; None: the model's own draw
+    sa.Column("entry_a", sa.Integer, nullable=False),  # the two entries' slots, a < b
+    sa.Column("entry_b", sa.Integer, nullable=False),
+)
+
+review_reviewers = sa.Table(
+    "review_reviewers",
+    metadata,
+    sa.Column("review", sa.String(CODE_CHARS), sa.ForeignKey("reviews.code"), primary_key=True),
+    sa.Column("reviewer", sa.String(FOLLOWER_ID_CHARS), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    sa.Column("joined", UTCDateTime, nullable=False),
+)
+
+# One vote per reviewer and item: the primary key is the unique constraint that refuses a
+# second one, on every server at once.
+review_votes = sa.Table(
+    "review_votes",
+    metadata,
+    sa.Column("review", sa.String(CODE_CHARS), primary_key=True),
+    sa.Column("item", sa.Integer, primary_key=True),
+    sa.Column("reviewer", sa.String(FOLLOWER_ID_CHARS), primary_key=True),
+    sa.Column("left_slot", sa.Integer, nullable=False),  # the slot of the entry shown on the left
+    sa.Column("choice", sa.String(8), nullable=False),  # "left", "right" or "same"
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["review", "reviewer"], ["review_reviewers.review", "review_reviewers.reviewer"]
+    ),
+    sa.ForeignKeyConstraint(["review", "item"], ["review_items.review", "review_items.item"]),
+)
