@@ -112,9 +112,10 @@ def _check_class_name(name: str) -> None:
         )
 
 
-def _too_many_files(n: int) -> ImageFolderError:
+def _too_many_files(n: int | None = None) -> ImageFolderError:
+    found = f" ({n:,})" if n else ""
     return ImageFolderError(
-        f"more than {MAX_FILES:,} files ({n:,} found); use at most {MAX_FILES:,}",
+        f"more than {MAX_FILES:,} files{found}; use at most {MAX_FILES:,}",
         "folder_too_many_files",
         limit=MAX_FILES,
     )
@@ -158,7 +159,7 @@ def _decode(classes: list[str], files: list[_File], skipped: list[Skipped]) -> O
             skipped.append(_unreadable(name))
             continue
         try:
-            pictures.append(imaging.prepare_digit(imaging.open_upload(data, name)))
+            pictures.append(imaging.prepare_upload(data, name))
         except imaging.ImageInputError as e:
             skipped.append(Skipped(name, e))
             continue
@@ -177,6 +178,19 @@ def _read_file(path: Path) -> bytes:
         return f.read(MAX_FILE_BYTES + 1)
 
 
+def _listing(folder: str, room: int) -> list[os.DirEntry]:
+    """The entries of `folder` that are not litter, sorted by name; more than `room` of them
+    raise before the rest of a huge folder is listed."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if not _ignored(entry.name):
+                entries.append(entry)
+                if len(entries) > room:
+                    raise _too_many_files()
+    return sorted(entries, key=lambda e: e.name)
+
+
 def read_folder(folder: str | Path) -> OwnImages:
     """The images of `folder`, one subfolder per class; see the module's docstring.
 
@@ -190,36 +204,27 @@ def read_folder(folder: str | Path) -> OwnImages:
     classes: list[str] = []
     files: list[_File] = []
     skipped: list[Skipped] = []
-    seen = total = 0
-    for top in sorted(os.scandir(root), key=lambda e: e.name):
-        if _ignored(top.name):
+    total = 0
+    for top in _listing(str(root), MAX_FILES):
+        if top.is_symlink() or not top.is_dir(follow_symlinks=False):
+            skipped.append(_link(top.name) if top.is_symlink() else _not_in_class(top.name))
             continue
-        if top.is_symlink():
-            skipped.append(_link(top.name))
-        elif not top.is_dir(follow_symlinks=False):
-            skipped.append(_not_in_class(top.name))
-        else:
-            classes.append(top.name)
-            for entry in sorted(os.scandir(top.path), key=lambda e: e.name):
-                name = f"{top.name}/{entry.name}"
-                if _ignored(entry.name):
-                    continue
-                seen += 1
-                if seen > MAX_FILES:
-                    raise _too_many_files(seen)
-                if entry.is_symlink():
-                    skipped.append(_link(name))
-                elif entry.is_dir(follow_symlinks=False):
-                    skipped.append(_too_deep(name))
-                elif not entry.is_file(follow_symlinks=False):
-                    skipped.append(_unreadable(name))
-                elif (size := entry.stat(follow_symlinks=False).st_size) > MAX_FILE_BYTES:
-                    skipped.append(_file_too_large(name, size))
-                else:
-                    total += size
-                    if total > MAX_TOTAL_BYTES:
-                        raise _too_big(total)
-                    files.append((name, top.name, lambda p=Path(entry.path): _read_file(p)))
+        classes.append(top.name)
+        for entry in _listing(top.path, MAX_FILES - len(files) - len(skipped)):
+            name = f"{top.name}/{entry.name}"
+            if entry.is_symlink():
+                skipped.append(_link(name))
+            elif entry.is_dir(follow_symlinks=False):
+                skipped.append(_too_deep(name))
+            elif not entry.is_file(follow_symlinks=False):
+                skipped.append(_unreadable(name))
+            elif (size := entry.stat(follow_symlinks=False).st_size) > MAX_FILE_BYTES:
+                skipped.append(_file_too_large(name, size))
+            else:
+                total += size
+                if total > MAX_TOTAL_BYTES:
+                    raise _too_big(total)
+                files.append((name, top.name, lambda p=Path(entry.path): _read_file(p)))
     return _decode(classes, files, skipped)
 
 
