@@ -32,8 +32,8 @@ from aigc.data import MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet
 from aigc.errors import InputError
 
 MAX_CLASSES = 10  # what the conditional models, the classifiers and the pages' pickers know
-# A class needs a few images to be learnt as a class rather than copied: ten is what a student
-# draws in a couple of minutes, and already fills a sixth of a live GAN's batch of 64.
+# Agreement hardly needs more (docs/bench.md, session 5), but from a handful a model can only
+# copy them back; ten is what a student draws in a couple of minutes.
 MIN_PER_CLASS = 10
 MAX_FILES = 4_000  # files in the set, images or not: 400 per class at 10 classes
 MAX_ENTRIES = 10_000  # entries of a ZIP, folders and macOS litter included
