@@ -77,6 +77,13 @@ class OwnImages:
 _File = tuple[str, str, Callable[[], bytes]]
 
 
+def _shown(name: str) -> str:
+    """A file's name as reported: printable as it is, else escaped (a name may carry a terminal's
+    control codes or a line break), and at most 200 characters."""
+    name = name if name.isprintable() else name.encode("unicode_escape").decode()
+    return name if len(name) <= 200 else name[:199] + "…"
+
+
 def _ignored(part: str) -> bool:
     """Dotfiles (.DS_Store, ._photo.jpg) and macOS's resource folders: litter, not data."""
     return part.startswith(".") or part in IGNORED_FOLDERS
@@ -103,9 +110,8 @@ def _unreadable(name: str) -> Skipped:
 
 def _check_class_name(name: str) -> None:
     if len(name) > MAX_CLASS_NAME_CHARS or not name.isprintable() or not name.strip():
-        shown = name[:MAX_CLASS_NAME_CHARS].encode("unicode_escape").decode()
         raise ImageFolderError(
-            f"class folder {shown!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} printable "
+            f"class folder {_shown(name[:MAX_CLASS_NAME_CHARS])!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} printable "
             "characters",
             "folder_class_name",
             limit=MAX_CLASS_NAME_CHARS,
@@ -207,11 +213,12 @@ def read_folder(folder: str | Path) -> OwnImages:
     total = 0
     for top in _listing(str(root), MAX_FILES):
         if top.is_symlink() or not top.is_dir(follow_symlinks=False):
-            skipped.append(_link(top.name) if top.is_symlink() else _not_in_class(top.name))
+            name = _shown(top.name)
+            skipped.append(_link(name) if top.is_symlink() else _not_in_class(name))
             continue
         classes.append(top.name)
         for entry in _listing(top.path, MAX_FILES - len(files) - len(skipped)):
-            name = f"{top.name}/{entry.name}"
+            name = _shown(f"{top.name}/{entry.name}")
             if entry.is_symlink():
                 skipped.append(_link(name))
             elif entry.is_dir(follow_symlinks=False):
@@ -258,9 +265,8 @@ def _member_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     name = info.filename.replace("\\", "/")
     parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
     if name.startswith("/") or _DRIVE.match(name) or ".." in parts:
-        shown = info.filename[:200].encode("unicode_escape").decode()
         raise ImageFolderError(
-            f"member {shown!r} points outside the archive; the archive was not read",
+            f"member {_shown(info.filename)!r} points outside the archive; the archive was not read",
             "zip_path_outside",
         )
     return parts
@@ -277,7 +283,7 @@ def _check_ratios(infos: Iterable[zipfile.ZipInfo]) -> None:
         ratio = info.file_size / max(1, info.compress_size)
         if info.file_size >= RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
             raise ImageFolderError(
-                f"member {info.filename[:200]!r} unpacks {ratio:,.0f} times larger than it is "
+                f"member {_shown(info.filename)!r} unpacks {ratio:,.0f} times larger than it is "
                 f"stored (more than {MAX_RATIO}:1): a ZIP bomb; the archive was not read",
                 "zip_bomb",
                 limit=MAX_RATIO,
@@ -331,7 +337,7 @@ def _read_members(
         raise _too_many_files(n_files)
     _check_ratios(info for info, _ in members)
     for info, parts in members:
-        name = "/".join(parts)
+        name = _shown("/".join(parts))
         if len(parts) > 1 or info.is_dir():
             classes.add(parts[0])
         if info.is_dir():
