@@ -32,8 +32,8 @@ from aigc.data import MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet
 from aigc.errors import InputError
 
 MAX_CLASSES = 10  # what the conditional models, the classifiers and the pages' pickers know
-# A class needs a few images to be learnt as a class rather than copied: ten is what a student
-# draws in a couple of minutes, and already fills a sixth of a live GAN's batch of 64.
+# Agreement hardly needs more (docs/bench.md, session 5), but from a handful a model can only
+# copy them back; ten is what a student draws in a couple of minutes.
 MIN_PER_CLASS = 10
 MAX_FILES = 4_000  # files in the set, images or not: 400 per class at 10 classes
 MAX_ENTRIES = 10_000  # entries of a ZIP, folders and macOS litter included
@@ -77,6 +77,13 @@ class OwnImages:
 _File = tuple[str, str, Callable[[], bytes]]
 
 
+def _shown(name: str) -> str:
+    """A file's name as reported: printable as it is, else escaped (a name may carry a terminal's
+    control codes or a line break), and at most 200 characters."""
+    name = name if name.isprintable() else name.encode("unicode_escape").decode()
+    return name if len(name) <= 200 else name[:199] + "…"
+
+
 def _ignored(part: str) -> bool:
     """Dotfiles (.DS_Store, ._photo.jpg) and macOS's resource folders: litter, not data."""
     return part.startswith(".") or part in IGNORED_FOLDERS
@@ -103,18 +110,18 @@ def _unreadable(name: str) -> Skipped:
 
 def _check_class_name(name: str) -> None:
     if len(name) > MAX_CLASS_NAME_CHARS or not name.isprintable() or not name.strip():
-        shown = name[:MAX_CLASS_NAME_CHARS].encode("unicode_escape").decode()
         raise ImageFolderError(
-            f"class folder {shown!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} printable "
+            f"class folder {_shown(name[:MAX_CLASS_NAME_CHARS])!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} printable "
             "characters",
             "folder_class_name",
             limit=MAX_CLASS_NAME_CHARS,
         )
 
 
-def _too_many_files(n: int) -> ImageFolderError:
+def _too_many_files(n: int | None = None) -> ImageFolderError:
+    found = f" ({n:,})" if n else ""
     return ImageFolderError(
-        f"more than {MAX_FILES:,} files ({n:,} found); use at most {MAX_FILES:,}",
+        f"more than {MAX_FILES:,} files{found}; use at most {MAX_FILES:,}",
         "folder_too_many_files",
         limit=MAX_FILES,
     )
@@ -158,7 +165,7 @@ def _decode(classes: list[str], files: list[_File], skipped: list[Skipped]) -> O
             skipped.append(_unreadable(name))
             continue
         try:
-            pictures.append(imaging.prepare_digit(imaging.open_upload(data, name)))
+            pictures.append(imaging.prepare_upload(data, name))
         except imaging.ImageInputError as e:
             skipped.append(Skipped(name, e))
             continue
@@ -177,6 +184,19 @@ def _read_file(path: Path) -> bytes:
         return f.read(MAX_FILE_BYTES + 1)
 
 
+def _listing(folder: str, room: int) -> list[os.DirEntry]:
+    """The entries of `folder` that are not litter, sorted by name; more than `room` of them
+    raise before the rest of a huge folder is listed."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if not _ignored(entry.name):
+                entries.append(entry)
+                if len(entries) > room:
+                    raise _too_many_files()
+    return sorted(entries, key=lambda e: e.name)
+
+
 def read_folder(folder: str | Path) -> OwnImages:
     """The images of `folder`, one subfolder per class; see the module's docstring.
 
@@ -190,36 +210,28 @@ def read_folder(folder: str | Path) -> OwnImages:
     classes: list[str] = []
     files: list[_File] = []
     skipped: list[Skipped] = []
-    seen = total = 0
-    for top in sorted(os.scandir(root), key=lambda e: e.name):
-        if _ignored(top.name):
+    total = 0
+    for top in _listing(str(root), MAX_FILES):
+        if top.is_symlink() or not top.is_dir(follow_symlinks=False):
+            name = _shown(top.name)
+            skipped.append(_link(name) if top.is_symlink() else _not_in_class(name))
             continue
-        if top.is_symlink():
-            skipped.append(_link(top.name))
-        elif not top.is_dir(follow_symlinks=False):
-            skipped.append(_not_in_class(top.name))
-        else:
-            classes.append(top.name)
-            for entry in sorted(os.scandir(top.path), key=lambda e: e.name):
-                name = f"{top.name}/{entry.name}"
-                if _ignored(entry.name):
-                    continue
-                seen += 1
-                if seen > MAX_FILES:
-                    raise _too_many_files(seen)
-                if entry.is_symlink():
-                    skipped.append(_link(name))
-                elif entry.is_dir(follow_symlinks=False):
-                    skipped.append(_too_deep(name))
-                elif not entry.is_file(follow_symlinks=False):
-                    skipped.append(_unreadable(name))
-                elif (size := entry.stat(follow_symlinks=False).st_size) > MAX_FILE_BYTES:
-                    skipped.append(_file_too_large(name, size))
-                else:
-                    total += size
-                    if total > MAX_TOTAL_BYTES:
-                        raise _too_big(total)
-                    files.append((name, top.name, lambda p=Path(entry.path): _read_file(p)))
+        classes.append(top.name)
+        for entry in _listing(top.path, MAX_FILES - len(files) - len(skipped)):
+            name = _shown(f"{top.name}/{entry.name}")
+            if entry.is_symlink():
+                skipped.append(_link(name))
+            elif entry.is_dir(follow_symlinks=False):
+                skipped.append(_too_deep(name))
+            elif not entry.is_file(follow_symlinks=False):
+                skipped.append(_unreadable(name))
+            elif (size := entry.stat(follow_symlinks=False).st_size) > MAX_FILE_BYTES:
+                skipped.append(_file_too_large(name, size))
+            else:
+                total += size
+                if total > MAX_TOTAL_BYTES:
+                    raise _too_big(total)
+                files.append((name, top.name, lambda p=Path(entry.path): _read_file(p)))
     return _decode(classes, files, skipped)
 
 
@@ -253,9 +265,8 @@ def _member_parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
     name = info.filename.replace("\\", "/")
     parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", "."))
     if name.startswith("/") or _DRIVE.match(name) or ".." in parts:
-        shown = info.filename[:200].encode("unicode_escape").decode()
         raise ImageFolderError(
-            f"member {shown!r} points outside the archive; the archive was not read",
+            f"member {_shown(info.filename)!r} points outside the archive; the archive was not read",
             "zip_path_outside",
         )
     return parts
@@ -272,7 +283,7 @@ def _check_ratios(infos: Iterable[zipfile.ZipInfo]) -> None:
         ratio = info.file_size / max(1, info.compress_size)
         if info.file_size >= RATIO_FLOOR_BYTES and ratio > MAX_RATIO:
             raise ImageFolderError(
-                f"member {info.filename[:200]!r} unpacks {ratio:,.0f} times larger than it is "
+                f"member {_shown(info.filename)!r} unpacks {ratio:,.0f} times larger than it is "
                 f"stored (more than {MAX_RATIO}:1): a ZIP bomb; the archive was not read",
                 "zip_bomb",
                 limit=MAX_RATIO,
@@ -326,7 +337,7 @@ def _read_members(
         raise _too_many_files(n_files)
     _check_ratios(info for info, _ in members)
     for info, parts in members:
-        name = "/".join(parts)
+        name = _shown("/".join(parts))
         if len(parts) > 1 or info.is_dir():
             classes.add(parts[0])
         if info.is_dir():

@@ -123,6 +123,7 @@ def test_non_images_and_image_bombs_inside_are_skipped_and_named():
             "0/notes.txt": b"my set",
             "1/deeper/2.jpg": as_jpeg("1"),
             "readme.txt": b"hi",
+            "1/\x1b[2Jclear\n.png": b"GIF89a",  # a terminal escape and a line break
         }
     )
     own = read_zip(data)
@@ -131,6 +132,7 @@ def test_non_images_and_image_bombs_inside_are_skipped_and_named():
         "0/notes.txt": "image_not_png_jpeg",
         "1/deeper/2.jpg": "folder_too_deep",
         "readme.txt": "folder_not_in_class",
+        "1/\\x1b[2Jclear\\n.png": "image_not_png_jpeg",  # reported escaped
     }
     assert own.images.counts() == {"0": 10, "1": 10}
 

@@ -108,7 +108,7 @@ def test_the_folder_and_a_single_upload_prepare_an_image_the_same_way(tmp_path):
     folder = digits_folder(tmp_path, per_class=10)
     own = read_folder(folder)
     data = (folder / "1" / "1_3.jpg").read_bytes()
-    alone = imaging.to_uint8(imaging.prepare_digit(imaging.open_upload(data))[None])[0]
+    alone = imaging.to_uint8(imaging.prepare_upload(data)[None])[0]  # Explore's upload
     names = sorted(p.name for p in (folder / "1").iterdir())
     in_set = own.images.images[own.images.labels == 1][names.index("1_3.jpg")]
     assert np.array_equal(alone, in_set)
@@ -153,7 +153,7 @@ def test_links_are_not_followed(tmp_path):
 
 def test_too_many_files_are_refused_before_any_is_read(tmp_path, monkeypatch):
     monkeypatch.setattr(image_folder, "MAX_FILES", 50)
-    monkeypatch.setattr(imaging, "open_upload", lambda *a: pytest.fail("a file was decoded"))
+    monkeypatch.setattr(imaging, "open_upload", lambda *a, **k: pytest.fail("a file was decoded"))
     make_folder(tmp_path, {"0": {f"{i}.png": b"x" for i in range(51)}})
     with pytest.raises(ImageFolderError, match="more than 50 files") as info:
         read_folder(tmp_path)
@@ -236,6 +236,8 @@ def test_train_on_a_folder_then_sample_its_classes_by_name_without_a_dataset(tmp
         assert np.load(out).shape == (4, 28, 28)
     with pytest.raises(SystemExit, match=r"0 \(my 7\), 1 \(sneaker\)"):
         sample(weights, out, "--label", "2")
+    walk = ["interpolate", "--weights", str(weights), "--seeds", "1", "2", "--steps", "3"]
+    assert main([*walk, "--label", "my 7", "--out", str(tmp_path / "walk.gif")]) == 0
 
 
 def test_a_vae_on_a_folder_samples_and_evaluate_asks_for_a_judge(tmp_path, capsys):
@@ -283,3 +285,13 @@ def test_a_file_whose_class_names_do_not_fit_its_model_is_refused(names):
     with pytest.raises(WeightsError) as info:
         load_model(data)
     assert info.value.code == "weights_damaged"
+
+
+def test_a_big_photo_prepares_as_its_full_decode_does():
+    """A phone-sized JPEG is decoded at a reduced scale (JPEG's own); the digit it gives is
+    the one the full-size decode gives, to within a level or two of 255."""
+    big = encoded(draw("0").resize((2400, 2400), Image.BILINEAR), "JPEG", quality=90)
+    fast = imaging.prepare_upload(big)
+    full = imaging.prepare_digit(imaging.open_upload(big))
+    assert imaging.open_upload(big, fit=imaging.WORK_SIDE).size == (600, 600)
+    assert np.abs(fast - full).max() < 0.05 and fast.max() > 0.9

@@ -271,7 +271,7 @@ def _digit_ui(upload) -> np.ndarray | None:
         st.info(tr("interpolate.upload_first"))
         return None
     try:
-        return imaging.prepare_digit(imaging.open_upload(upload.getvalue(), upload.name))
+        return imaging.prepare_upload(upload.getvalue(), upload.name)
     except ImageInputError as e:
         st.error(error_text(e))
         return None
