@@ -85,7 +85,7 @@ def _add_drawing(png: bytes) -> None:
         st.session_state[_REPORT] = ("warning", tr("own_data.no_class"))
         return
     try:
-        image = imaging.to_uint8(imaging.prepare_digit(imaging.open_upload(png, "drawing"))[None])
+        image = imaging.to_uint8(imaging.prepare_upload(png, "drawing")[None])
     except InputError as error:
         _refused(error)
         return
@@ -132,7 +132,7 @@ def _add_files(key: str) -> None:
             elif not loose_class:
                 skipped.append(f"{file.name}: {tr('own_data.loose_needs_class')}")
             else:
-                digit = imaging.prepare_digit(imaging.open_upload(data, file.name))
+                digit = imaging.prepare_upload(data, file.name)
                 loose_images.append(imaging.to_uint8(digit[None])[0])
                 loose_names.append(loose_class)
         except InputError as error:
