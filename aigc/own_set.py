@@ -9,10 +9,13 @@ with no image is dropped.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
 
+from aigc import imaging
 from aigc.data import IMAGE_SHAPE, MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet
 
 
@@ -55,3 +58,13 @@ def edited(images: ImageSet, names: Sequence[str | None]) -> ImageSet:
         raise ValueError(f"{len(names)} names for {len(images)} images")
     keep = [i for i, name in enumerate(names) if name is not None]
     return _named(images.images[keep], [names[i] for i in keep])
+
+
+def to_zip(images: ImageSet) -> bytes:
+    """The set as a ZIP of class folders of 28x28 PNGs (ink dark on light, as drawn), which
+    `aigc.image_folder.read_zip` and ``train --images`` read back as the same set."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (image, name) in enumerate(zip(images.images, names_of(images), strict=True)):
+            zf.writestr(f"{name}/{i:04d}.png", imaging.png_bytes(255 - image))
+    return buf.getvalue()

@@ -39,3 +39,21 @@ def test_a_typed_class_name_is_trimmed_and_cut_to_a_label():
     assert own_set.class_name("  my   7 \n") == "my 7"
     assert len(own_set.class_name("x" * 500)) == 40
     assert own_set.class_name("   ") == ""
+
+
+def test_a_downloaded_set_reads_back_as_the_same_set():
+    from aigc import image_folder
+
+    ring = np.zeros((28, 28), np.uint8)
+    ring[4:24, 4:24] = 255  # as prepare_digit leaves ink: fitted into 20x20, centred
+    ring[8:20, 8:20] = 0
+    bar = np.zeros((28, 28), np.uint8)
+    bar[4:24, 12:16] = 255
+    s = own_set.added(own_set.empty(), np.stack([ring, bar, bar]), ["my 0", "1", "1"])
+    back = image_folder.read_zip(own_set.to_zip(s))
+    assert not back.skipped
+    assert back.images.counts() == s.counts()
+    for k, name in enumerate(s.class_names):  # each class in the order it was drawn
+        ours = s.images[s.labels == k].astype(int)
+        theirs = back.images.images[back.images.labels == back.images.class_names.index(name)]
+        assert np.abs(theirs.astype(int) - ours).mean() < 8, name

@@ -214,6 +214,15 @@ def _editor_ui(images: ImageSet) -> None:
         disabled=["image"],
         key=key,
     )
+    st.download_button(
+        tr("own_data.download"),
+        data=lambda: own_set.to_zip(images),
+        file_name="my_set.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key="od_download",
+        help=tr("own_data.download_help"),
+    )
     apply, clear = st.columns(2)
     apply.button(tr("own_data.apply"), on_click=_apply, args=(key, images), key="od_apply")
     clear.button(tr("own_data.clear_set"), on_click=_clear, key="od_clear", type="tertiary")
