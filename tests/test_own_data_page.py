@@ -154,3 +154,40 @@ def test_train_live_trains_on_the_set_and_shows_its_class_names(tmp_path):
     assert result.model.config.num_classes == 2 and result.model.config.dataset == "custom"
     assert result.live.scored, "digits are scored by the MNIST classifier"
     assert np.array_equal(the_set(train).images, drawn.images), "training copied, not changed"
+
+
+NAV = """
+import streamlit as st
+from aigc.ui import explore, own_data, train_live
+st.session_state.setdefault("lang", "en")
+{{"train": train_live, "explore": explore}}[st.session_state.get("page", "train")].page()
+"""
+
+
+def test_a_model_trained_on_the_set_opens_on_explore_with_the_sets_class_names(tmp_path):
+    path = tmp_path / "nav.py"
+    path.write_text(NAV.format())
+    at = AppTest.from_file(str(path), default_timeout=60)
+    drawn = upload(page(tmp_path), {"set.zip": archive(digits(n=10))})
+    at.session_state[own_data.SET] = the_set(drawn)
+    at.run()
+    assert not at.exception
+    for kind in ("gan", "vae"):
+        at.radio(key="train_kind").set_value(kind)
+        at.selectbox(key="train_dataset").set_value("custom")
+        at.radio(key="train_budget").set_value("steps")
+        at.run()
+        at.number_input(key="train_steps").set_value(10)
+        at.button(key="train_start").click().run()
+        poll(at, ended)
+    at.session_state["page"] = "explore"
+    at.run()
+    assert not at.exception
+    assert "mnist" in at.query_params.get("data", "mnist")  # the shipped datasets come first
+    at.button_group(key="ex_data").set_value("custom").run()
+    assert not at.exception, at.exception
+    assert at.image, "the own GAN's picture"
+    assert at.button_group(key="ex_cls").options == ["0", "1"], "the set's own class names"
+    at.button_group(key="ex_kind").set_value("vae").run()
+    assert not at.exception, at.exception
+    assert at.image, "the own VAE's picture, drawn from a prior fitted to the set"

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from aigc import morph, render
-from aigc.data import DATASETS
+from aigc.data import DATASETS, OWN_IMAGES
 from aigc.prior import FittedPrior
 from aigc.render import DIRECTIONS, MAX_SEED, Look, Steering
 from aigc.ui import desks, feedback, models, morph_panel, pictures, room, state, widgets
@@ -30,7 +30,7 @@ _DESK = "ex_desk"  # session state: where the panel posts its releases (desks.De
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
-    "data": state.ChoiceField("mnist", DATASETS),
+    "data": state.ChoiceField("mnist", (*DATASETS, OWN_IMAGES)),
     "model": state.TextField(),
     "mode": state.ChoiceField("single", MODES),
     "cls": state.IntField(3, 0, 9),
@@ -107,6 +107,16 @@ class View:
     def classes(self) -> int:
         return render.classes(self.model)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """What the model's classes are called (a session's own set has its own names)."""
+        return widgets.model_class_names(self.model, self.dataset)
+
+    @property
+    def judge_names(self) -> tuple[str, ...]:
+        """What the classifier's classes are called: its dataset's; none without one."""
+        return widgets.class_names(self.dataset) if self.classifier is not None else ()
+
 
 def page() -> None:
     st.title(tr("explore.title"))
@@ -114,7 +124,7 @@ def page() -> None:
     morph_panel.take_asked()
     _take_posted()  # before a link is read: a link opened after the release wins
     state.restore(PAGE, SCHEMA, _restore, first_key="ex_kind")
-    kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"))
+    kind, dataset, label = widgets.model_picker_ui("ex", ("gan", "vae"), own=True)
     if label is None:
         return
     mode = _mode_ui(kind)
@@ -299,7 +309,7 @@ def _panel_ui(
         show=live,
         report=not live,
         key="ex_morph",
-        readout=morph_panel.readout(frame, widgets.class_names(v.dataset)),
+        readout=morph_panel.readout(frame, v.judge_names),
     )
     for name, slot in (slots or {}).items():
         key = f"ex_morph_{name}"
@@ -337,7 +347,7 @@ def _panel_sliders(v: View, block: str) -> list[morph_panel.Slider]:
 
 def _look_ui(v: View, amount: bool = True, slots: dict[str, DeltaGenerator] | None = None) -> Look:
     """Class, seed, and the class to move towards with how far: the look's discrete part."""
-    cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
+    cls = widgets.class_ui("ex_cls", v.dataset, v.classes, names=v.names) if v.conditional else None
     seed = widgets.seed_ui("ex_seed")
     if not render.moves_class(v.model):
         return Look(seed=seed, label=cls)
@@ -390,7 +400,7 @@ def _target_ui(v: View) -> int:
     return st.selectbox(
         tr("explore.blend_to" if v.kind == "gan" else "explore.push_to"),
         range(v.classes),
-        format_func=widgets.class_names(v.dataset).__getitem__,
+        format_func=v.names.__getitem__,
         key="ex_to",
         persist_state="session",
     )
@@ -527,7 +537,7 @@ def _compare_view(v: View, other: View | None) -> None:
     gan, vae = (v, other) if v.kind == "gan" else (other, v)
     controls, left, right = st.columns(3, gap="large")
     with controls:
-        cls = widgets.class_ui("ex_cls", v.dataset, v.classes)
+        cls = widgets.class_ui("ex_cls", v.dataset, v.classes, names=v.names)
         seed = widgets.seed_ui("ex_seed")
         push = st.slider(
             tr("explore.cpush"), 0.0, 3.0, step=0.1, key="ex_cpush", persist_state="session"
@@ -553,7 +563,11 @@ def _compare_view(v: View, other: View | None) -> None:
 def _gate_view(v: View) -> None:
     controls, accepted, rejected = st.columns(3, gap="large")
     with controls:
-        cls = widgets.class_ui("ex_cls", v.dataset, v.classes) if v.conditional else None
+        cls = (
+            widgets.class_ui("ex_cls", v.dataset, v.classes, names=v.names)
+            if v.conditional
+            else None
+        )
         seed = widgets.seed_ui("ex_seed")
         threshold = st.slider(
             tr("explore.threshold"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from aigc.checkpoint import WeightsError, class_names, kind_of, load_model
-from aigc.data import DATASETS
+from aigc.data import DATASETS, OWN_IMAGES, ImageSet
 from aigc.data import load_shipped as load_dataset
 from aigc.models import Classifier
 from aigc.render import Model, Tensor
@@ -97,10 +97,39 @@ def model_key(label: str, model: Model) -> str:
     return _session_keys[model]
 
 
+# A model trained on a session's own set, and the set it learnt (its class names and images):
+# what the pages use in place of a shipped dataset's held-out images and class names. Weak:
+# gone with the model, which lives only in its session.
+_own_sets: weakref.WeakKeyDictionary[Model, ImageSet] = weakref.WeakKeyDictionary()
+
+
+def remember_own_set(model: Model, images: ImageSet) -> None:
+    _own_sets[model] = images
+
+
+def reference_images(model: Model, dataset: str) -> tuple[Tensor, Tensor]:
+    """The images a page encodes for `model` (a VAE's directions, its fitted prior): the
+    shipped dataset's held-out split, or the own set a session's model learnt."""
+    if dataset == OWN_IMAGES:
+        return _own_sets[model].tensors()
+    return heldout(dataset)
+
+
+def own_class_names(model: Model) -> tuple[str, ...] | None:
+    """The class names of the own set `model` learnt; None for any other model."""
+    own = _own_sets.get(model)
+    return None if own is None else own.class_names
+
+
+def has_own_models() -> bool:
+    return any(m.config.dataset == OWN_IMAGES for m in session_models().values())
+
+
 def classifier(dataset: str) -> Classifier | None:
-    """The dataset's shipped scoring classifier, or None while its weights are missing."""
+    """The dataset's shipped scoring classifier, or None while its weights are missing (or
+    for a session's own set, which has none)."""
     name = f"classifier_{dataset}"
-    return shared_model(name) if shipped_path(name).is_file() else None
+    return shared_model(name) if name in SHIPPED and shipped_path(name).is_file() else None
 
 
 @st.cache_resource(show_spinner=False)

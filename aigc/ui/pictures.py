@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from aigc import morph, prior, render
+from aigc.data import OWN_IMAGES
 from aigc.prior import FittedPrior
 from aigc.render import Animation, Frame, Gate, Look, Mosaic, PriorDraw, Steering
 from aigc.ui import models
@@ -22,7 +23,7 @@ from aigc.ui.morph_panel import Graph
 def steering(_model: models.Model, key: str, dataset: str) -> Steering:
     """Directions per model, computed once per server for shipped models and once per session
     model (the key is its token). Shared read-only."""
-    return render.steering(_model, models.heldout(dataset))
+    return render.steering(_model, models.reference_images(_model, dataset))
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(models.SHIPPED))
@@ -88,7 +89,10 @@ def grid(
 @st.cache_resource(show_spinner=False, max_entries=64)
 def fitted_prior(_model: models.Model, key: str, dataset: str) -> FittedPrior:
     """A VAE's prior fitted to the training codes of its dataset (`aigc.prior`), once per
-    server for a shipped model and once per session model (the key is its token)."""
+    server for a shipped model and once per session model (the key is its token); for one
+    trained on a session's own set, to that set's codes."""
+    if dataset == OWN_IMAGES:
+        return prior.fit_to(_model, *models.reference_images(_model, dataset))
     return prior.for_dataset(_model, dataset)
 
 

@@ -73,6 +73,7 @@ class LiveRun:
     settings: Settings
     scored: bool  # whether the classifier was there to score its snapshots
     classes: tuple[str, ...] = ()  # the class names of a user's own set; a shipped one's are texts
+    own_set: data.ImageSet | None = None  # the own set it learns, in the session that started it
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,13 @@ def _start(settings: Settings) -> None:
         steps=settings.steps,
     )
     classes = images.class_names if own else ()
-    st.session_state[LIVE] = LiveRun(run_id, settings, scored=scorer is not None, classes=classes)
+    st.session_state[LIVE] = LiveRun(
+        run_id,
+        settings,
+        scored=scorer is not None,
+        classes=classes,
+        own_set=images if own else None,
+    )
 
 
 def _steer(action: str, run_id: str) -> None:
@@ -278,6 +285,8 @@ def _finish(live: LiveRun, view: RunView) -> None:
     if usable and view.step > 0:
         model = run_manager().model(live.run_id).requires_grad_(False)
         own = models.session_models()
+        if live.own_set is not None:  # Explore encodes and names by the set it learnt
+            models.remember_own_set(model, live.own_set)
         if len(own) < models.MAX_SESSION_MODELS:  # else it can still be downloaded
             label = _unique_label(live.settings, own)
             own[label] = model

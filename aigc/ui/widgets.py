@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from aigc.data import DATASETS
+from aigc.data import DATASETS, OWN_IMAGES
 from aigc.render import MAX_SEED, Frame
 from aigc.ui import models
 from aigc.ui.i18n import texts, tr
@@ -19,6 +19,11 @@ def class_names(dataset: str) -> tuple[str, ...]:
     """The dataset's class names in the session's language (looked up once per call: widgets
     format every option on every rerun)."""
     return texts(f"classes.{dataset}")
+
+
+def model_class_names(model: models.Model, dataset: str) -> tuple[str, ...]:
+    """What `model`'s labels are called: the own set's names it learnt, else its dataset's."""
+    return models.own_class_names(model) or class_names(dataset)
 
 
 def keep_choice(key: str, options: Sequence, default: object) -> None:
@@ -77,14 +82,16 @@ def prior_ui(key: str) -> str:
     )  # fmt: skip
 
 
-def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str | None]:
+def model_picker_ui(
+    prefix: str, kinds: tuple[str, ...], own: bool = False
+) -> tuple[str, str, str | None]:
     """Kind, dataset and weights pickers in one row; returns (kind, dataset, model label or
-    None)."""
+    None). With `own`, the page also shows models trained on the session's own set."""
     cols = st.columns([1, 2, 3], vertical_alignment="bottom")
     with cols[0]:
         kind = segments_ui(tr("common.model"), kinds, f"{prefix}_kind", str.upper)
     with cols[1]:
-        dataset = dataset_ui(f"{prefix}_data")
+        dataset = dataset_ui(f"{prefix}_data", own)
     with cols[2]:
         label = model_select_ui(f"{prefix}_model", models.available_models(kind, dataset))
     if label is None:
@@ -92,8 +99,11 @@ def model_picker_ui(prefix: str, kinds: tuple[str, ...]) -> tuple[str, str, str 
     return kind, dataset, label
 
 
-def dataset_ui(key: str) -> str:
-    return segments_ui(tr("common.dataset"), DATASETS, key, models.dataset_name)
+def dataset_ui(key: str, own: bool = False) -> str:
+    """The shipped datasets, and with `own` "your own images" once the session trained on
+    its own set."""
+    options = DATASETS + ((OWN_IMAGES,) if own and models.has_own_models() else ())
+    return segments_ui(tr("common.dataset"), options, key, models.dataset_name)
 
 
 def model_select_ui(key: str, options: list[str]) -> str | None:
@@ -145,14 +155,20 @@ def seed_ui(key: str) -> int:
         )
 
 
-def class_ui(key: str, dataset: str, count: int = 10, label: str | None = None) -> int:
+def class_ui(
+    key: str,
+    dataset: str,
+    count: int = 10,
+    label: str | None = None,
+    names: Sequence[str] | None = None,
+) -> int:
     """Class pills; `count` is the model's number of classes (an uploaded model may have
-    fewer than the dataset)."""
+    fewer than the dataset), `names` its own where they are not the dataset's."""
     keep_choice(key, range(count), 0)
     return st.pills(
         label or tr("common.class"),
         range(count),
-        format_func=class_names(dataset).__getitem__,
+        format_func=(names or class_names(dataset)).__getitem__,
         key=key,
         required=True,
         wrap=True,
@@ -166,8 +182,9 @@ def image_ui(png: bytes) -> None:
 
 
 def readout_ui(frame: Frame, dataset: str) -> None:
-    """The classifier's verdict and, for GANs, the discriminator's, beside an image: one
-    element, since every element costs each slider move a message."""
+    """The classifier's verdict (in the dataset's classes: the classifier's own) and, for
+    GANs, the discriminator's, beside an image: one element, since every element costs each
+    slider move a message."""
     lines = []
     if frame.label is not None:
         name = class_names(dataset)[frame.label]

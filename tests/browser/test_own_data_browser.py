@@ -54,7 +54,7 @@ def test_a_drawing_joins_the_set_and_a_zip_makes_it_trainable(new_page):
     )
     expect(main(page).get_by_text("set.zip")).to_be_visible()  # uploaded
     main(page).get_by_role("button", name="Add to the set").click()
-    expect(main(page).get_by_text("Your set: 21 images; classes: 2")).to_be_visible()
+    expect(main(page).get_by_text("Your set: 21 images; classes: 2")).to_be_visible(timeout=60_000)
     expect(main(page).get_by_text("Ready to train on.")).to_be_visible()
     main(page).get_by_role("button", name="Train live on your set").click()
     dataset = main(page).get_by_role("combobox", name="Dataset")
@@ -62,4 +62,9 @@ def test_a_drawing_joins_the_set_and_a_zip_makes_it_trainable(new_page):
     main(page).get_by_role("button", name="Start").click()
     grid = main(page).get_by_test_id("stImage").first
     expect(grid).to_contain_text("Rows, top to bottom: 0, 1.", timeout=60_000)
+    expect(main(page).get_by_text("Finished")).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="Explore").click()  # the model it made, on another page
+    main(page).get_by_role("radio", name="your own images").click()
+    expect(main(page).get_by_role("radio", name="1", exact=True)).to_be_visible()  # its classes
+    expect(main(page).get_by_test_id("stImage").first).to_be_visible()
     expect_no_exception(page)
