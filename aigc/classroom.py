@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -279,7 +279,7 @@ def keep_days() -> float:
 
 def purge(days: float | None = None) -> int:
     """Delete rooms that expired more than `days` ago (default :func:`keep_days`), with their
-    gallery and followers; return how many. Ratings keep their room's code. Opening a room
+    gallery, followers and drawings; return how many. Ratings keep their room's code. Opening a room
     purges too, so a server needs no cron job for it."""
     with _transaction() as con:
         return _purge(con, _now(), keep_days() if days is None else days)
@@ -288,7 +288,7 @@ def purge(days: float | None = None) -> int:
 def _purge(con: Connection, now: datetime, days: float) -> int:
     cutoff = now - timedelta(days=days)
     old = sa.select(store.rooms.c.code).where(store.rooms.c.expires < cutoff)
-    for table in (store.gallery, store.followers, store.room_runs):
+    for table in (store.gallery, store.followers, store.room_runs, store.room_drawings):
         con.execute(sa.delete(table).where(table.c.room.in_(old)))
     return con.execute(sa.delete(store.rooms).where(store.rooms.c.expires < cutoff)).rowcount
 
@@ -640,3 +640,89 @@ def gallery(code: str, teacher_token: str, after_id: int = 0, limit: int = 100) 
             .limit(limit)
         )
         return [Sent(i, room, n, bytes(png), link, t) for i, room, n, png, link, t in rows]
+
+
+# -- the class's own training set ---------------------------------------------------------------
+
+MAX_DRAWINGS_PER_PERSON = 200  # 20 a class at 10 classes: more than a lesson's worth of drawing
+MAX_DRAWINGS_PER_ROOM = 4000  # what a folder of one's own may hold (aigc.image_folder.MAX_FILES)
+MAX_DRAWING_BYTES = 4096  # a 28x28 grayscale PNG is 100-700 bytes
+MAX_CLASS_NAME_CHARS = 40  # aigc.data.MAX_CLASS_NAME_CHARS: a label on one short line
+
+
+@dataclass(frozen=True)
+class Drawing:
+    class_name: str
+    png: bytes  # 28x28 grayscale, ink bright on dark, as the set holds it
+    follower_id: str
+
+
+def _check_drawings(drawings: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    if len(drawings) > MAX_DRAWINGS_PER_PERSON:
+        raise RoomError(
+            f"{len(drawings)} drawings; one person sends at most {MAX_DRAWINGS_PER_PERSON}",
+            "drawings_too_many",
+            n=len(drawings),
+            limit=MAX_DRAWINGS_PER_PERSON,
+        )
+    checked = []
+    for name, png in drawings:
+        if not (isinstance(name, str) and name.strip() and name.isprintable()) or (
+            len(name) > MAX_CLASS_NAME_CHARS
+        ):
+            raise RoomError(f"a class name is 1-{MAX_CLASS_NAME_CHARS} printable characters",
+                            "class_name_invalid", limit=MAX_CLASS_NAME_CHARS)  # fmt: skip
+        png = bytes(png) if isinstance(png, bytes | bytearray | memoryview) else b""
+        if not png.startswith(PNG_MAGIC) or len(png) > MAX_DRAWING_BYTES:
+            raise RoomError("a drawing is a small PNG", "drawing_not_png")
+        checked.append((name, png))
+    return checked
+
+
+def send_drawings(code: str, follower_id: str, drawings: Sequence[tuple[str, bytes]]) -> int:
+    """Put one person's drawings ((class name, PNG) pairs) into the room's training set, in
+    place of what they sent before, so sending again sends their set as it is now and a second
+    press of the button changes nothing; return how many drawings the room's set holds."""
+    _check_follower(follower_id, "")
+    checked = _check_drawings(drawings)
+    with _transaction() as con:
+        row = _find_open(con, code, lock=True)  # PostgreSQL: sends to one room take turns
+        d = store.room_drawings.c
+        con.execute(
+            sa.delete(store.room_drawings).where(d.room == row.code, d.follower_id == follower_id)
+        )
+        others = con.execute(sa.select(sa.func.count()).where(d.room == row.code)).scalar_one()
+        if others + len(checked) > MAX_DRAWINGS_PER_ROOM:
+            raise RoomError(
+                f"the class's set holds {others} drawings; at most {MAX_DRAWINGS_PER_ROOM}",
+                "class_set_full",
+                n=others,
+                limit=MAX_DRAWINGS_PER_ROOM,
+            )
+        now = _now()
+        if checked:
+            con.execute(
+                sa.insert(store.room_drawings),
+                [
+                    {
+                        "room": row.code,
+                        "follower_id": follower_id,
+                        "class_name": name,
+                        "png": png,
+                        "time": now,
+                    }  # fmt: skip
+                    for name, png in checked
+                ],
+            )
+        return others + len(checked)
+
+
+def class_drawings(code: str, teacher_token: str) -> list[Drawing]:
+    """The room's training set as its people sent it, oldest first; for the teacher only."""
+    with _transaction(write=False) as con:
+        row = _as_teacher(con, code, teacher_token)
+        d = store.room_drawings.c
+        rows = con.execute(
+            sa.select(d.class_name, d.png, d.follower_id).where(d.room == row.code).order_by(d.id)
+        )
+        return [Drawing(name, bytes(png), who) for name, png, who in rows]

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from aigc import imaging
 from aigc.data import IMAGE_SHAPE, MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet
@@ -68,3 +69,28 @@ def to_zip(images: ImageSet) -> bytes:
         for i, (image, name) in enumerate(zip(images.images, names_of(images), strict=True)):
             zf.writestr(f"{name}/{i:04d}.png", imaging.png_bytes(255 - image))
     return buf.getvalue()
+
+
+def as_pngs(images: ImageSet) -> list[tuple[str, bytes]]:
+    """Each image as (class name, its 28x28 PNG): how a class room's set holds it."""
+    return [
+        (name, imaging.png_bytes(im))
+        for im, name in zip(images.images, names_of(images), strict=True)
+    ]
+
+
+def from_pngs(drawings: Sequence[tuple[str, bytes]]) -> ImageSet:
+    """The set of (class name, 28x28 grayscale PNG) pairs; a PNG of any other size, or none, is
+    left out unread (the sizes are in its header)."""
+    kept, names = [], []
+    for name, png in drawings:
+        try:
+            with Image.open(io.BytesIO(png), formats=["PNG"]) as img:
+                if img.size != IMAGE_SHAPE[::-1]:
+                    continue
+                kept.append(np.asarray(img.convert("L"), dtype=np.uint8))
+        except (OSError, ValueError):
+            continue
+        names.append(class_name(name))
+    images = np.stack(kept) if kept else np.zeros((0, *IMAGE_SHAPE), np.uint8)
+    return _named(images, names)

@@ -43,6 +43,7 @@ from aigc.store.tables import (
     review_reviewers,
     review_votes,
     reviews,
+    room_drawings,
     room_runs,
     rooms,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "review_reviewers",
     "review_votes",
     "reviews",
+    "room_drawings",
     "room_runs",
     "rooms",
     "transaction",

@@ -110,6 +110,21 @@ room_runs = sa.Table(
     sa.Column("updated", UTCDateTime, nullable=False),
 )
 
+# A class room's own training set (aigc.classroom.send_drawings): what each person drew on the
+# Your data page, one 28x28 PNG a row, replaced whole when that person sends again.
+room_drawings = sa.Table(
+    "room_drawings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("room", sa.String(CODE_CHARS), sa.ForeignKey("rooms.code"), nullable=False),
+    sa.Column("follower_id", sa.String(FOLLOWER_ID_CHARS), nullable=False),
+    sa.Column("class_name", sa.Text, nullable=False),
+    sa.Column("png", sa.LargeBinary, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Index("room_drawings_room_follower", "room", "follower_id"),
+    sqlite_autoincrement=True,
+)
+
 # Reviews (aigc.review): blind side-by-side comparisons of 2-4 models. A review's plan (its
 # entries and items) is written once when it opens and never changes; votes only add rows.
 reviews = sa.Table(

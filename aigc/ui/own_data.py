@@ -14,10 +14,11 @@ import base64
 import numpy as np
 import streamlit as st
 
-from aigc import image_folder, imaging, own_set
+from aigc import classroom, image_folder, imaging, own_set
 from aigc.data import OWN_IMAGES, ImageSet
 from aigc.errors import InputError
-from aigc.ui import draw_pad, pages
+from aigc.store import StoreUnavailable
+from aigc.ui import draw_pad, pages, room
 from aigc.ui.i18n import error_text, tr
 
 SET = "od_set"  # session state: this session's own set (an ImageSet)
@@ -56,6 +57,7 @@ def page() -> None:
         _draw_ui()
     with upload_tab:
         _upload_ui()
+    _class_ui()
     _report_ui()
     st.divider()
     _set_ui(own_images())
@@ -148,6 +150,49 @@ def _add_files(key: str) -> None:
         "error" if refused and not len(found) else "warning" if refused or skipped else "success"
     )
     st.session_state[_REPORT] = (level, "\n".join(lines))
+
+
+def _class_ui() -> None:
+    """In a class room: everyone sends their set into the room's, and the teacher takes the
+    room's whole set as hers, to train on while the class watches."""
+    m = room.membership()
+    if m is None:
+        return
+    st.subheader(tr("own_data.class_set"))
+    send, take = st.columns(2)
+    send.button(
+        tr("own_data.send_class"), on_click=_send_to_class, icon="📤", key="od_send_class",
+        disabled=not len(own_images()), help=tr("own_data.send_class_help"),
+    )  # fmt: skip
+    if m.teacher:
+        take.button(
+            tr("own_data.take_class"), on_click=_take_class, icon="🧑‍🏫", key="od_take_class",
+            help=tr("own_data.take_class_help"),
+        )  # fmt: skip
+
+
+def _send_to_class() -> None:
+    m = room.membership()
+    mine = own_images()
+    try:
+        total = classroom.send_drawings(m.code, m.follower_id, own_set.as_pngs(mine))
+    except (InputError, StoreUnavailable) as error:
+        _refused(error)
+        return
+    st.session_state[_REPORT] = ("success", tr("own_data.sent_class", n=len(mine), total=total))
+
+
+def _take_class() -> None:
+    m = room.membership()
+    try:
+        drawings = classroom.class_drawings(m.code, m.token)
+    except (InputError, StoreUnavailable) as error:
+        _refused(error)
+        return
+    images = own_set.from_pngs([(d.class_name, d.png) for d in drawings])
+    people = len({d.follower_id for d in drawings})
+    _replace(images if len(images) else None)
+    st.session_state[_REPORT] = ("success", tr("own_data.took_class", n=len(images), people=people))
 
 
 def _report_ui() -> None:
