@@ -6,7 +6,10 @@ were drawn for (:func:`aigc.evaluation.judge_own_images`)."""
 
 from __future__ import annotations
 
+import io
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from aigc import image_folder, recipes
+from aigc.bench import browser
 from aigc.bench.report import Figure, Mode, Section, Target
 from aigc.data import load_shipped
 from aigc.evaluation import judge_own_images
@@ -82,11 +86,55 @@ def agreement_after(folder: Path, seconds: float, seed: int) -> tuple[float, int
     return figures["class_agreement"], run.step
 
 
+def _zipped(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(folder.rglob("*.jpg")):
+            zf.write(path, path.relative_to(folder).as_posix())
+    return buf.getvalue()
+
+
+def upload_to_grid_s(zipped: bytes, n: int) -> float:
+    """Seconds, in Chromium on a fresh server, from choosing the ZIP on Your data to the first
+    grid of a live run on it: the upload, "Add to the set", "Train live on your set", Start."""
+    root = Path(__file__).resolve().parents[2]
+    with browser.server(root / "streamlit_app.py", root) as served, browser.chromium() as chrome:
+        page = chrome.new_context().new_page()
+        page.set_default_timeout(browser.SERVER_START_S * 1000)
+        page.goto(f"{served.url}/own-data")
+        main = page.get_by_test_id("stMain")
+        main.get_by_role("tab", name="Upload").click()
+        started = time.perf_counter()
+        main.locator("input[type=file]").set_input_files(
+            {"name": "digits.zip", "mimeType": "application/zip", "buffer": zipped}
+        )
+        main.get_by_text("digits.zip").wait_for()
+        main.get_by_role("button", name="Add to the set").click()
+        main.get_by_text(f"Your set: {n} images").wait_for()
+        main.get_by_role("button", name="Train live on your set").click()
+        main.get_by_role("button", name="Start").click()
+        main.get_by_text("Samples from fixed noise at step").wait_for()
+        return time.perf_counter() - started
+
+
 def run(mode: Mode) -> Section:
     s = SETTINGS[mode]
     section = Section(NAME, "Training on your own images")
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_photo_digits(Path(tmp) / "digits", s.per_class)
+        try:
+            seconds = upload_to_grid_s(_zipped(folder), 10 * s.per_class)
+        except browser.BrowserError as e:
+            section.notes.append(f"upload to first grid not measured: {e}")
+        else:
+            section.figures.append(
+                Figure(
+                    f"browser: upload a ZIP of {10 * s.per_class} photo digits -> first grid",
+                    "s",
+                    [seconds],
+                    note="fresh server, Chromium",
+                )
+            )
         for budget in s.budgets_s:
             results = [agreement_after(folder, budget, seed) for seed in s.seeds]
             target = Target(">=", TARGET_AGREEMENT) if budget == 30.0 else None
