@@ -248,8 +248,9 @@ def _check_entries(entries: Sequence[Entry]) -> tuple[Entry, ...]:
             or bool(shipped) == bool(digest)
         ):
             raise ReviewError(
-                f"model {str(e.label)[:40]!r}: a label of 1 to {MAX_LABEL_CHARS} characters, a kind ({', '.join(KINDS)}), a dataset "
-                f"({', '.join(DATASETS)}) and either a shipped name or a sha256 digest",
+                f"model {str(e.label)[:40]!r} needs a label of 1 to {MAX_LABEL_CHARS} "
+                f"characters, a kind ({', '.join(KINDS)}), a dataset ({', '.join(DATASETS)}) "
+                "and either a shipped name or a sha256 digest",
                 "entry_invalid",
             )
     if len({e.dataset for e in entries}) > 1:
