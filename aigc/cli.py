@@ -1,5 +1,5 @@
 """`python -m aigc`: sample, interpolate, train and evaluate from the command line, and open
-class rooms."""
+class rooms and reviews."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from aigc import classroom, data, image_folder, prior, recipes, render
+from aigc import classroom, data, image_folder, prior, recipes, render, review
 from aigc.checkpoint import (
     WeightsError,
     class_names,
@@ -262,6 +262,95 @@ def _classroom_parser(sub) -> None:
     q.set_defaults(func=cmd_classroom_purge)
 
 
+def _review_entry(source: str) -> tuple[review.Entry, bool]:
+    """A shipped model's name, or a weights file (reviewed by its sha256, labelled by name),
+    as a review's entry; and whether the model draws a class asked for."""
+    if source in SHIPPED:
+        model, label, digest, shipped = load_shipped(source), source, None, source
+    else:
+        path = Path(source)
+        model, _ = load_model(path)
+        label, digest, shipped = path.stem, hashlib.sha256(path.read_bytes()).hexdigest(), None
+    entry = review.Entry(label, kind_of(model), model.config.dataset, shipped, digest)
+    return entry, render.conditional(model)
+
+
+def cmd_review_open(args) -> None:
+    entries, conditional = zip(*(_review_entry(m) for m in args.models), strict=True)
+    given = ("all" if all(conditional) else "none") if args.classes is None else args.classes
+    classes = {"all": range(10), "none": []}.get(given) or [int(c) for c in given.split(",")]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    if args.interpolate:
+        stimuli = review.interpolations([(s, s + args.seeds) for s in seeds], classes)
+    else:
+        stimuli = review.samples(seeds, classes)
+    opened = review.open_review(
+        args.title,
+        entries,
+        stimuli,
+        show="interpolations" if args.interpolate else "samples",
+        per_reviewer=args.per_reviewer,
+    )
+    code = opened.review.code
+    print(f"owner: {review.owner_link(args.base_url, code, opened.owner_secret)}")
+    print(f"reviewers: {review.review_link(args.base_url, code)}")
+
+
+def cmd_review_results(args) -> None:
+    v = review.results(args.code, args.owner).verdict
+    print(f"{v.votes} votes by {v.reviewers} reviewers")
+    for s in v.standings:
+        rate = s.win_rate
+        ci = "" if rate.low is None else f" (95% CI {rate.low:.0%}-{rate.high:.0%})"
+        print(f"{v.labels[s.entry]}: wins {rate.value:.0%} of {s.votes} comparisons{ci}")
+    for pair in v.pairs:
+        print(pair.describe(v.labels))
+    a = v.agreement
+    if a.kappa is not None:
+        print(
+            f"agreement on {a.items} pairs voted by several: {a.observed:.0%}, kappa {a.kappa:.2f}"
+        )
+
+
+def cmd_review_export(args) -> None:
+    if args.out.suffix.lower() == ".json":
+        args.out.write_text(review.export_json(args.code, args.owner), encoding="utf-8")
+    else:  # with a byte-order mark, so a spreadsheet reads it as UTF-8
+        args.out.write_bytes(review.export_csv(args.code, args.owner).encode("utf-8-sig"))
+    print(f"wrote {args.out}")
+
+
+def cmd_review_close(args) -> None:
+    review.close_review(args.code, args.owner)
+    print(f"closed {review.normal_code(args.code)}")
+
+
+def _review_parser(sub) -> None:
+    p = sub.add_parser("review", help="blind side-by-side reviews of 2-4 models")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("open", help="open a review; prints its owner and reviewer links")
+    q.add_argument("models", nargs="+", help="shipped names (gan_mnist) or .safetensors files")
+    q.add_argument("--title", default="", help="shown to the reviewers")
+    q.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
+    q.add_argument("--first-seed", type=int, default=0)
+    q.add_argument("--classes", help="all (in turn), none, or 3,7 (default: all for GANs)")
+    q.add_argument("--interpolate", action="store_true", help="walks from seed s to s + seeds")
+    q.add_argument("--per-reviewer", type=int, help="pairs each reviewer is asked (default all)")
+    q.add_argument("--base-url", default="http://localhost:8501", help="where the app is served")
+    q.set_defaults(func=cmd_review_open)
+    for name, func, what in (
+        ("results", cmd_review_results, "the verdict so far"),
+        ("export", cmd_review_export, "every vote and the verdict, as .csv or .json"),
+        ("close", cmd_review_close, "stop taking votes for good"),
+    ):
+        q = actions.add_parser(name, help=what)
+        q.add_argument("code")
+        q.add_argument("--owner", required=True, help="the owner secret from the owner link")
+        if name == "export":
+            q.add_argument("--out", type=Path, required=True, help="F.csv or F.json")
+        q.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aigc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -330,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     _classroom_parser(sub)
+    _review_parser(sub)
     return parser
 
 

@@ -75,7 +75,7 @@ MAX_LABEL_CHARS = 200
 MAX_NAME_CHARS = 200
 MAX_COMMENT_CHARS = 2000
 MAX_SECRET_CHARS = 200
-MAX_REVIEWERS = 500
+MAX_REVIEWERS = 200  # as a room's followers: 200 x 600 pairs x 2000-character comments at worst
 MAX_OPEN_REVIEWS = 200
 UNKNOWN_CODES_PER_MINUTE = 30  # as the class rooms' (aigc.classroom says why)
 OWNER_FAILURES_PER_MINUTE = 10
@@ -248,8 +248,9 @@ def _check_entries(entries: Sequence[Entry]) -> tuple[Entry, ...]:
             or bool(shipped) == bool(digest)
         ):
             raise ReviewError(
-                f"model {str(e.label)[:40]!r}: a label of 1 to {MAX_LABEL_CHARS} characters, a kind ({', '.join(KINDS)}), a dataset "
-                f"({', '.join(DATASETS)}) and either a shipped name or a sha256 digest",
+                f"model {str(e.label)[:40]!r} needs a label of 1 to {MAX_LABEL_CHARS} "
+                f"characters, a kind ({', '.join(KINDS)}), a dataset ({', '.join(DATASETS)}) "
+                "and either a shipped name or a sha256 digest",
                 "entry_invalid",
             )
     if len({e.dataset for e in entries}) > 1:
@@ -732,14 +733,15 @@ def _votes(con: Connection, plan: _Plan) -> list[_Vote]:
 
 def _results(plan: _Plan, closed: bool, votes: list[_Vote], resamples: int, seed: int) -> Results:
     review = _with_closed(plan, closed)
+    by_reviewer = sorted(votes, key=lambda v: int(v.reviewer[1:]))  # "#2" before "#10"
     outcomes = [
-        verdict.Outcome(v.reviewer, v.item.item, v.item.a, v.item.b, v.winner) for v in votes
+        verdict.Outcome(v.reviewer, v.item.item, v.item.a, v.item.b, v.winner) for v in by_reviewer
     ]
     labels = [e.label for e in review.entries]
     return Results(
         review,
         verdict.verdict(outcomes, labels, resamples=resamples, seed=seed),
-        {v.reviewer: v.name for v in votes},
+        {v.reviewer: v.name for v in by_reviewer},
         tuple(
             Comment(v.item, v.reviewer, v.name, v.left, v.choice, v.comment, v.time)
             for v in votes

@@ -102,7 +102,7 @@ class Verdict:
     reviewers: int
     standings: tuple[Standing, ...]  # in entry order
     pairs: tuple[Pairwise, ...]  # every compared pair (a < b)
-    votes_per_reviewer: dict[str, int]
+    votes_per_reviewer: dict[str, int]  # in the order reviewers first appear in the votes
     agreement: Agreement
     resamples: int
     seed: int
@@ -287,7 +287,7 @@ def verdict(
         reviewers=len(reviewers),
         standings=standings,
         pairs=pairs,
-        votes_per_reviewer=dict(sorted(Counter(o.reviewer for o in outcomes).items())),
+        votes_per_reviewer=dict(Counter(o.reviewer for o in outcomes)),
         agreement=agreement(outcomes),
         resamples=resamples,
         seed=seed,

@@ -149,3 +149,14 @@ def test_morph_pairs_each_release_with_the_next_answer():
     # A release's answer is the first one after it; a release nothing answered is left out.
     assert first_after([10.0, 50.0, 90.0], [5.0, 30.0, 60.0, 70.0]) == [20.0, 10.0]
     assert first_after([], [1.0]) == [] and first_after([1.0], []) == []
+
+
+def test_the_review_section_counts_every_vote_cast_as_stored():
+    from aigc.bench import review_votes
+
+    section = review_votes.run("smoke")
+    figures = {f.name: f for f in section.figures}
+    cast = figures["SQLite, 3 reviewers flat out: votes cast"].values
+    assert cast == [3 * 3]  # 3 reviewers x 1 pair of models x 3 seeds
+    lost = [f for name, f in figures.items() if "votes lost" in name]
+    assert len(lost) == 2 and all(f.values == [0] and f.status == "met" for f in lost)

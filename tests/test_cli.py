@@ -1,4 +1,6 @@
+import hashlib
 import io
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -13,6 +15,7 @@ from aigc import classroom
 from aigc.checkpoint import load_model, save_model
 from aigc.cli import main
 from aigc.models import GAN, VAE, GANConfig, VAEConfig
+from aigc.weights import shipped_path
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +248,40 @@ def test_classroom_list_and_close(store_url, capsys):
     assert capsys.readouterr().out == f"closed {a.room.code}\n"
     main(["classroom", "list"])
     assert capsys.readouterr().out.split("\t")[0] == b.room.code
+
+
+def test_a_review_opens_votes_and_exports_from_the_command_line(store_url, capsys, tmp_path):
+    from aigc import review
+
+    weights = tmp_path / "morning.safetensors"
+    shutil.copy(shipped_path("gan_mnist"), weights)
+    args = ["review", "open", "gan_mnist", str(weights), "--seeds", "3", "--title", "Which?"]
+    assert main(args) == 0
+    owner, reviewers = (line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines())
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(owner).query)
+    code, secret = query["review"][0], query["owner"][0]
+    assert secret not in reviewers
+    opened = review.get_review(code)
+    assert [(e.label, e.shipped) for e in opened.entries] == [
+        ("gan_mnist", "gan_mnist"),
+        ("morning", None),
+    ]
+    assert opened.entries[1].sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert [i.stimulus.label for i in opened.items] == [0, 1, 2]  # GANs: the classes in turn
+    for name in ("ann", "bob"):
+        reviewer = review.join(code, name)
+        while (pair := review.next_item(code, reviewer)) is not None:
+            review.vote(code, reviewer, pair.item.item, "left" if pair.left == 1 else "right")
+    assert main(["review", "results", code, "--owner", secret]) == 0
+    out = capsys.readouterr().out
+    assert "6 votes by 2 reviewers" in out
+    assert "morning is preferred to gan_mnist in 100% of pairs" in out
+    assert (
+        main(["review", "export", code, "--owner", secret, "--out", str(tmp_path / "v.csv")]) == 0
+    )
+    assert (tmp_path / "v.csv").read_bytes().startswith(b"\xef\xbb\xbfreviewer,name,")
+    assert (
+        main(["review", "export", code, "--owner", "forged", "--out", str(tmp_path / "x.csv")]) == 2
+    )
+    assert "not the owner secret" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()

@@ -177,7 +177,9 @@ def test_thirty_reviewers_voting_at_once_lose_no_vote(store_url, at_once):
     assert sum(cast.values()) == 30 * 12
     res = review.results(code, o.owner_secret, resamples=50)
     assert res.verdict.votes == 30 * 12
-    assert set(res.verdict.votes_per_reviewer.values()) == {12}
+    assert res.verdict.votes_per_reviewer == {f"#{i}": 12 for i in range(1, 31)}
+    assert list(res.verdict.votes_per_reviewer)[:3] == ["#1", "#2", "#3"]  # in joining order
+    assert res.names["#10"] == "reviewer 9"
     with store.transaction(write=False) as con:
         stored = con.execute(sa.select(sa.func.count()).select_from(store.review_votes))
         assert stored.scalar_one() == 30 * 12
@@ -267,10 +269,16 @@ def test_guessed_codes_and_owner_secrets_hit_the_rate_limit(store_url):
 )  # fmt: skip
 def test_a_review_that_cannot_be_shown_is_not_opened(store_url, entries, stimuli, kw, expected):
     assert code_of(lambda: review.open_review("t", entries, stimuli, **kw)) == expected
-    assert code_of(lambda: review.open_review("x" * 101, (SHIPPED, MORNING), stimuli or
-                                              review.samples([1]))) == "review_title_too_long"  # fmt: skip
     with store.transaction(write=False) as con:
         assert con.execute(sa.select(sa.func.count()).select_from(store.reviews)).scalar() == 0
+
+
+@pytest.mark.parametrize("title", ["x" * 101, None, b"bytes"])
+def test_a_title_is_text_of_at_most_100_characters(store_url, title):
+    stimuli = review.samples([1])
+    assert code_of(lambda: review.open_review(title, (SHIPPED, MORNING), stimuli)) == (
+        "review_title_too_long"
+    )
 
 
 def test_interpolations_keep_both_seeds(store_url):
@@ -341,3 +349,16 @@ def test_a_review_nobody_has_voted_on_exports_valid_json(store_url):
     document = json.loads(review.export_json(o.review.code, o.owner_secret), parse_constant=no_nan)
     assert document["verdict"]["votes"] == 0 and document["votes"] == []
     assert review.export_csv(o.review.code, o.owner_secret).count("\n") == 1  # the header
+
+
+def test_a_script_cannot_fill_the_store_with_reviews_or_reviewers(store_url, monkeypatch):
+    monkeypatch.setattr(review, "MAX_OPEN_REVIEWS", 2)
+    monkeypatch.setattr(review, "MAX_REVIEWERS", 3)
+    first, second = opened(), opened()
+    assert code_of(opened) == "reviews_full"
+    review.close_review(second.review.code, second.owner_secret)
+    opened()  # a closed review frees its place
+    code = first.review.code
+    for _ in range(3):
+        review.join(code)
+    assert code_of(lambda: review.join(code)) == "review_full"

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aigc.bench import concurrent_runs, own_images, throughput, training_speed, versus
+from aigc.bench import concurrent_runs, own_images, review_votes, throughput, training_speed, versus
 from aigc.bench.report import Mode, Report, Section, table, write
 from aigc.bench.timing import cpu_seconds, others_share
 
@@ -56,6 +56,7 @@ MEASURES: dict[str, Callable[[Mode], Section]] = {
     "load": _load,
     "classroom": _classroom,
     "morph": _morph,
+    "review": review_votes.run,
 }
 
 

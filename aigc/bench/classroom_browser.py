@@ -14,12 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from aigc import classroom, store
+from aigc import classroom
 from aigc.bench import postgres
 from aigc.bench.browser import PAINT_TIMEOUT_MS, SERVER_START_S, Served, chromium, server
 from aigc.bench.report import Figure, Target
@@ -64,42 +63,16 @@ _FIRST_IMAGE = f"""() => {{
 }}"""
 
 
-def _postgres() -> tuple[postgres.Cluster | None, str]:
-    """A running cluster of the bench's own, or None and why not."""
-    try:
-        cluster = postgres.Cluster()
-    except postgres.Unavailable as e:
-        return None, str(e).splitlines()[0]
-    try:
-        cluster.start()
-    except postgres.Unavailable as e:
-        cluster.remove()
-        return None, str(e).splitlines()[0]
-    return cluster, ""
-
-
 @contextlib.contextmanager
 def _store() -> Iterator[tuple[str, str]]:
     """(AIGC_DB_URL both servers and this process use, what it is): a PostgreSQL database of
     the bench's own, else a SQLite file."""
-    saved = os.environ.get("AIGC_DB_URL")
-    cluster, why = _postgres()
-    with tempfile.TemporaryDirectory() as tmp:
-        if cluster is not None:
-            url, kind = cluster.new_database(), "PostgreSQL 15"
-        else:
-            url, kind = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", f"SQLite (no PostgreSQL: {why})"
+    with postgres.stores() as (urls, why):
+        url, kind = urls[-1]
+        if len(urls) == 1:
+            kind = f"SQLite (no PostgreSQL: {why})"
         os.environ["AIGC_DB_URL"] = url  # the room is opened from here, in the servers' store
-        try:
-            yield url, kind
-        finally:
-            store.dispose()
-            if saved is None:
-                os.environ.pop("AIGC_DB_URL", None)
-            else:
-                os.environ["AIGC_DB_URL"] = saved
-            if cluster is not None:
-                cluster.remove()
+        yield url, kind
 
 
 def _open(browser, url: str):

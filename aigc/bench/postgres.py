@@ -12,7 +12,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from aigc import store
 
 BIN = Path(os.environ.get("AIGC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -93,3 +96,40 @@ class Cluster:
         with contextlib.suppress(Unavailable):  # not running
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def running() -> tuple[Cluster | None, str]:
+    """A started cluster of the caller's own (remove it when done), or None and why not."""
+    try:
+        cluster = Cluster()
+    except Unavailable as e:
+        return None, str(e).splitlines()[0]
+    try:
+        cluster.start()
+    except Unavailable as e:
+        cluster.remove()
+        return None, str(e).splitlines()[0]
+    return cluster, ""
+
+
+@contextlib.contextmanager
+def stores(with_postgres: bool = True) -> Iterator[tuple[list[tuple[str, str]], str]]:
+    """([(store URL, what it is)], why there is no PostgreSQL): a fresh SQLite file, then a
+    fresh PostgreSQL database of a cluster of the caller's own where one can run. At the end
+    $AIGC_DB_URL is put back, the engines closed and the cluster removed."""
+    saved = os.environ.get("AIGC_DB_URL")
+    cluster, why = running() if with_postgres else (None, "not asked for")
+    with tempfile.TemporaryDirectory() as tmp:
+        urls = [(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", "SQLite")]
+        if cluster is not None:
+            urls.append((cluster.new_database(), "PostgreSQL 15"))
+        try:
+            yield urls, why
+        finally:
+            store.dispose()
+            if saved is None:
+                os.environ.pop("AIGC_DB_URL", None)
+            else:
+                os.environ["AIGC_DB_URL"] = saved
+            if cluster is not None:
+                cluster.remove()
