@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from aigc import classroom, data, image_folder, prior, recipes, render, review
+from aigc import classroom, data, image_folder, prior, recipes, render, review, review_pictures
 from aigc.checkpoint import (
     WeightsError,
     class_names,
@@ -262,9 +262,9 @@ def _classroom_parser(sub) -> None:
     q.set_defaults(func=cmd_classroom_purge)
 
 
-def _review_entry(source: str) -> tuple[review.Entry, bool]:
+def _review_entry(source: str) -> tuple[review.Entry, torch.nn.Module]:
     """A shipped model's name, or a weights file (reviewed by its sha256, labelled by name),
-    as a review's entry; and whether the model draws a class asked for."""
+    as a review's entry, and its model."""
     if source in SHIPPED:
         model, label, digest, shipped = load_shipped(source), source, None, source
     else:
@@ -272,11 +272,12 @@ def _review_entry(source: str) -> tuple[review.Entry, bool]:
         model, _ = load_model(path)
         label, digest, shipped = path.stem, hashlib.sha256(path.read_bytes()).hexdigest(), None
     entry = review.Entry(label, kind_of(model), model.config.dataset, shipped, digest)
-    return entry, render.conditional(model)
+    return entry, model
 
 
 def cmd_review_open(args) -> None:
-    entries, conditional = zip(*(_review_entry(m) for m in args.models), strict=True)
+    entries, models = zip(*(_review_entry(m) for m in args.models), strict=True)
+    conditional = [render.conditional(m) for m in models]
     given = ("all" if all(conditional) else "none") if args.classes is None else args.classes
     classes = {"all": range(10), "none": []}.get(given) or [int(c) for c in given.split(",")]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -292,6 +293,8 @@ def cmd_review_open(args) -> None:
         per_reviewer=args.per_reviewer,
     )
     code = opened.review.code
+    fitted = [_prior(m, None) if isinstance(m, VAE) else None for m in models]
+    review_pictures.make(code, opened.owner_secret, models, fitted)  # what reviewers are shown
     print(f"owner: {review.owner_link(args.base_url, code, opened.owner_secret)}")
     print(f"reviewers: {review.review_link(args.base_url, code)}")
 

@@ -465,6 +465,29 @@ def animation(
     )
 
 
+REVIEW_SCALE = 6  # 168 px: two side by side fit a phone held upright
+REVIEW_STEPS = 12
+
+
+def stimulus_picture(
+    model: nn.Module,
+    seed: int,
+    label: int | None = None,
+    end_seed: int | None = None,
+    fitted: FittedPrior | None = None,
+) -> bytes:
+    """What a review shows of one model for one stimulus: the seed's picture (of class `label`
+    for a conditional model) as a PNG, as Explore draws it; or, with `end_seed`, the walk from
+    the seed's latent to the other's as a GIF, as Interpolate makes it."""
+    if end_seed is None:
+        image = samples(model, Look(seed=seed, label=label), 1, fitted=fitted)[0]
+        return imaging.png_bytes(image, REVIEW_SCALE)
+    cls = label if label is not None and label < classes(model) else 0
+    points = seed_points(model, [seed, end_seed], fitted)
+    frames = walk(model, points, REVIEW_STEPS, True, (cls, cls) if conditional(model) else None)
+    return imaging.gif_bytes(frames, scale=REVIEW_SCALE, ms_per_frame=80)
+
+
 def path_frame(
     model: nn.Module,
     classifier: Classifier | None,

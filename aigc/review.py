@@ -571,7 +571,7 @@ def close_review(code: str, owner_secret: str) -> None:
 
 def review_link(base_url: str, code: str) -> str:
     """The link reviewers open; it never holds the owner secret."""
-    return f"{base_url.rstrip('/')}/?review={urllib.parse.quote(code, safe='')}"
+    return f"{base_url.rstrip('/')}/review?review={urllib.parse.quote(code, safe='')}"
 
 
 def owner_link(base_url: str, code: str, secret: str) -> str:

@@ -72,12 +72,18 @@ class Pairwise:
         """Whether the 95% interval excludes an even split."""
         return self.b_preferred.excludes(0.5)
 
+    def leading(self) -> tuple[int, int, Interval]:
+        """(preferred, other, share of votes preferring it): the pair as its words say it."""
+        share, low, high = self.b_preferred.value, self.b_preferred.low, self.b_preferred.high
+        if share >= 0.5:
+            return self.b, self.a, self.b_preferred
+        flipped = (None, None) if low is None else (1 - high, 1 - low)
+        return self.a, self.b, Interval(1 - share, *flipped)
+
     def describe(self, labels: Sequence[str]) -> str:
         """The plain-words line, in English (the page says it from its catalogue)."""
-        share, low, high = self.b_preferred.value, self.b_preferred.low, self.b_preferred.high
-        preferred, other = (self.b, self.a) if share >= 0.5 else (self.a, self.b)
-        if share < 0.5:
-            share, low, high = 1 - share, *((None, None) if low is None else (1 - high, 1 - low))
+        preferred, other, interval = self.leading()
+        share, low, high = interval.value, interval.low, interval.high
         ci = "no interval: fewer than two reviewers" if low is None else (
             f"95% CI {low * 100:.0f}–{high:.0%}"
         )  # fmt: skip

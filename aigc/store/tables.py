@@ -190,3 +190,14 @@ review_votes = sa.Table(
     ),
     sa.ForeignKeyConstraint(["review", "item"], ["review_items.review", "review_items.item"]),
 )
+
+# The pictures a review shows (aigc.review_pictures): each entry's picture of each stimulus,
+# made once by the owner's server when the review opens.
+review_pictures = sa.Table(
+    "review_pictures",
+    metadata,
+    sa.Column("review", sa.String(CODE_CHARS), sa.ForeignKey("reviews.code"), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("stimulus", sa.Integer, primary_key=True),  # its place in the review's stimuli
+    sa.Column("picture", sa.LargeBinary, nullable=False),  # a PNG, or a GIF for a walk
+)

@@ -18,11 +18,12 @@ ICONS = {
     "train_live": "🏋️",
     "learn": "📖",
     "feedback": "💬",
+    "review": "⚖️",
     "classroom": "🧑‍🏫",
 }
 GROUPS = {
     "play": ("explore", "interpolate", "latent_map"),
-    "build": ("own_data", "train_live", "learn", "feedback", "classroom"),
+    "build": ("own_data", "train_live", "learn", "feedback", "review", "classroom"),
 }
 DEFAULT = "explore"
 LINKED = frozenset({"explore", "interpolate", "latent_map"})  # pages whose state is in the URL

@@ -1,0 +1,88 @@
+"""The Review page as a product person and her reviewers use it (AppTest sessions sharing one
+store): open a review of two models, vote blind pair by pair, read the verdict."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aigc import review
+from aigc.ui import review as review_page
+from tests.test_app import needs
+
+pytestmark = [needs["gan_mnist"], needs["vae_mnist"]]
+
+SCRIPT = """
+import streamlit as st
+from aigc.ui import review
+st.session_state.setdefault("lang", "{lang}")
+review.page()
+"""
+
+
+def open_page(lang: str = "en", **query: str) -> AppTest:
+    at = AppTest.from_string(SCRIPT.format(lang=lang), default_timeout=120)
+    at.query_params.update(query)
+    return at.run()
+
+
+def everything_said(at: AppTest) -> str:
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "subheader", "text", "success")
+        for e in getattr(at, kind)
+    ]
+    parts += [b.label for b in at.button]
+    return " ".join(str(p) for p in parts)
+
+
+@pytest.fixture
+def opened(store_url):
+    owner = open_page()
+    assert not owner.exception, owner.exception
+    owner.slider(key="rv_seeds_samples").set_value(3)
+    owner.text_input(key="rv_title").set_value("Which digit is better?")
+    owner.button(key="rv_open").click().run()
+    assert not owner.exception, owner.exception
+    [(code, secret)] = owner.session_state[review_page.OPENED].items()
+    assert any(f"review?review={code}" in c.value for c in owner.code)
+    return code, secret
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_reviewers_vote_blind_and_the_owner_reads_a_verdict_in_plain_words(opened):
+    code, secret = opened
+    for _ in range(2):  # two reviewers, so the verdict has an interval
+        at = open_page(review=code)
+        at.text_input(key="rv_name").set_value("Ann")
+        at.button[0].click().run()  # Start
+        for n in range(1, 4):
+            assert f"Pair {n} of 3" in at.get("progress")[0].proto.text
+            assert len(at.image) == 2
+            said = everything_said(at)
+            assert "GAN" not in said and "VAE" not in said, "the models stay hidden"
+            choice = next(b for b in at.button if b.key.startswith("rv_vote_left"))
+            choice.click().run()
+            assert not at.exception, at.exception
+        assert "thank you" in at.success[0].value
+    owner = open_page(review=code, owner=secret)
+    assert not owner.exception, owner.exception
+    words = " ".join(m.value for m in owner.markdown)
+    assert "is preferred to" in words and "95% CI" in words and "difference" in words
+    assert owner.get("download_button"), "the votes can be exported"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_double_vote_counts_once_and_a_forged_owner_link_opens_nothing(opened):
+    code, secret = opened
+    at = open_page(review=code)
+    at.button[0].click().run()
+    reviewer = at.session_state[review_page.REVIEWER][review.normal_code(code)]
+    pair = review.next_item(code, reviewer)
+    review.vote(code, reviewer, pair.item.item, "left")  # the first click landed
+    next(b for b in at.button if b.key.startswith("rv_vote_right")).click().run()
+    assert not at.exception and not at.toast, "a second click on the same pair is no error"
+    assert review.progress(code, reviewer).done == 1
+    forged = open_page("zh", review=code, owner="guess")
+    assert forged.error and not forged.get("download_button")
+    assert "链接" in forged.error[0].value
