@@ -158,15 +158,13 @@ def _reviewer_view(code: str) -> None:
         (pair.number - 1) / pair.total, text=tr("review.pair", n=pair.number, total=pair.total)
     )
     index = review_pictures.stimulus_index(r, pair.item)
-    left, right = st.columns(2)
-    for column, slot, side in ((left, pair.left, "left"), (right, pair.right, "right")):
-        picture = review_pictures.get(r.code, slot, index)
-        with column:
-            st.caption(tr(f"review.{side}"))
+    with st.container(horizontal=True):  # side by side on a phone too, where columns stack
+        for slot, side in ((pair.left, "left"), (pair.right, "right")):
+            picture = review_pictures.get(r.code, slot, index)
             if picture is None:
                 st.warning(tr("review.no_picture"))
             else:
-                st.image(picture, width="content")
+                st.image(picture, caption=tr(f"review.{side}"), width="content")
     _vote_ui(r.code, reviewer, pair.item.item)
 
 
@@ -246,6 +244,12 @@ def _verdict_ui(results: review.Results) -> None:
         st.dataframe(rows, hide_index=True)
     for pair in v.pairs:
         st.markdown(_pair_words(pair, v.labels))
+    if v.votes_per_reviewer:
+        per = ", ".join(
+            f"{who} {results.names.get(who, '')}".strip() + f": {n}"
+            for who, n in v.votes_per_reviewer.items()
+        )
+        st.caption(tr("review.per_reviewer", per=per))
     a = v.agreement
     if a.kappa is not None:
         st.caption(tr("review.agreement", items=a.items, observed=a.observed, kappa=a.kappa))
