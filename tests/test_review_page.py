@@ -65,10 +65,12 @@ def test_reviewers_vote_blind_and_the_owner_reads_a_verdict_in_plain_words(opene
             choice.click().run()
             assert not at.exception, at.exception
         assert "thank you" in at.success[0].value
+        assert "Ann:" not in everything_said(at), "a reviewer sees no one's name"
     owner = open_page(review=code, owner=secret)
     assert not owner.exception, owner.exception
     words = " ".join(m.value for m in owner.markdown)
     assert "is preferred to" in words and "95% CI" in words and "difference" in words
+    assert "#1 Ann: 3" in everything_said(owner)
     assert owner.get("download_button"), "the votes can be exported"
 
 

@@ -152,7 +152,7 @@ def _reviewer_view(code: str) -> None:
     pair = review.next_item(r.code, reviewer)
     if pair is None:
         st.success(tr("review.thanks"))
-        _verdict_ui(review.results_for_reviewer(r.code, reviewer))
+        _verdict_ui(review.results_for_reviewer(r.code, reviewer), owner=False)
         return
     st.progress(
         (pair.number - 1) / pair.total, text=tr("review.pair", n=pair.number, total=pair.total)
@@ -211,7 +211,7 @@ def _results_view(code: str, secret: str) -> None:
     st.subheader(r.title or tr("review.untitled"))
     st.caption(tr("review.results_intro", code=r.code))
     st.button(tr("review.refresh"), key="rv_refresh")
-    _verdict_ui(results)
+    _verdict_ui(results, owner=True)
     _comments_ui(results)
     csv_col, json_col = st.columns(2)
     csv_col.download_button(
@@ -225,7 +225,8 @@ def _results_view(code: str, secret: str) -> None:
     )  # fmt: skip
 
 
-def _verdict_ui(results: review.Results) -> None:
+def _verdict_ui(results: review.Results, owner: bool) -> None:
+    """The verdict; reviewers' names and how each voted only for the owner."""
     v = results.verdict
     st.metric(tr("review.votes"), f"{v.votes}", help=tr("review.votes_help", reviewers=v.reviewers))
     rows = []
@@ -244,7 +245,7 @@ def _verdict_ui(results: review.Results) -> None:
         st.dataframe(rows, hide_index=True)
     for pair in v.pairs:
         st.markdown(_pair_words(pair, v.labels))
-    if v.votes_per_reviewer:
+    if owner and v.votes_per_reviewer:
         per = ", ".join(
             f"{who} {results.names.get(who, '')}".strip() + f": {n}"
             for who, n in v.votes_per_reviewer.items()
