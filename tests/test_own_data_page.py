@@ -158,13 +158,14 @@ def test_train_live_trains_on_the_set_and_shows_its_class_names(tmp_path):
 
 NAV = """
 import streamlit as st
-from aigc.ui import explore, own_data, train_live
+from aigc.ui import explore, interpolate, own_data, train_live
 st.session_state.setdefault("lang", "en")
-{{"train": train_live, "explore": explore}}[st.session_state.get("page", "train")].page()
+pages = {{"train": train_live, "explore": explore, "interpolate": interpolate}}
+pages[st.session_state.get("page", "train")].page()
 """
 
 
-def test_a_model_trained_on_the_set_opens_on_explore_with_the_sets_class_names(tmp_path):
+def test_a_model_trained_on_the_set_opens_on_explore_and_interpolate_by_the_sets_names(tmp_path):
     path = tmp_path / "nav.py"
     path.write_text(NAV.format())
     at = AppTest.from_file(str(path), default_timeout=60)
@@ -191,3 +192,12 @@ def test_a_model_trained_on_the_set_opens_on_explore_with_the_sets_class_names(t
     at.button_group(key="ex_kind").set_value("vae").run()
     assert not at.exception, at.exception
     assert at.image, "the own VAE's picture, drawn from a prior fitted to the set"
+    at.session_state["page"] = "interpolate"
+    at.run()
+    at.button_group(key="ip_data").set_value("custom").run()
+    assert not at.exception, at.exception
+    assert any(url.endswith(".gif") for image in at.image for url in image.value), "a walk"
+    assert at.button_group(key="ip_src").options == ["Seeds"], "its set is no gallery here"
+    at.button_group(key="ip_kind").set_value("gan").run()
+    assert not at.exception, at.exception
+    assert at.button_group(key="ip_end").options == ["0", "1"], "the set's class names"

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from aigc import imaging, render
-from aigc.data import DATASETS
+from aigc.data import DATASETS, OWN_IMAGES
 from aigc.imaging import ImageInputError
 from aigc.prior import FittedPrior
 from aigc.render import MAX_SEED, Animation
@@ -27,7 +27,7 @@ _FRAME = {"frame": 1}  # what the scrubber releases: the frame's number, 1-based
 
 SCHEMA: state.Schema = {
     "kind": state.ChoiceField("gan", ("gan", "vae")),
-    "data": state.ChoiceField("mnist", DATASETS),
+    "data": state.ChoiceField("mnist", (*DATASETS, OWN_IMAGES)),
     "model": state.TextField(),
     "src": state.ChoiceField("seeds", SOURCES),
     "seeds": state.IntListField((0, 1, 2), 0, MAX_SEED, MAX_POINTS),
@@ -63,7 +63,7 @@ def page() -> None:
     st.title(tr("pages.interpolate"))
     st.caption(tr("interpolate.intro"))
     state.restore(PAGE, SCHEMA, _restore, first_key="ip_kind")
-    kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"))
+    kind, dataset, label = widgets.model_picker_ui("ip", ("gan", "vae"), own=True)
     if label is None:
         return
     with st.spinner(tr("common.loading")):
@@ -94,12 +94,17 @@ def _add_seed() -> None:
     )
 
 
-def _source_ui(kind: str) -> str:
-    sources = SOURCES if kind == "vae" else SOURCES[:1]
+def _source_ui(kind: str, dataset: str) -> str:
+    """Seeds, and for a VAE of a shipped dataset its held-out images or a photo of one's own
+    (a model of one's own set walks between seeds: its set is not a gallery here)."""
+    own = dataset == OWN_IMAGES
+    sources = SOURCES if kind == "vae" and not own else SOURCES[:1]
     source = widgets.segments_ui(
         tr("interpolate.src"), sources, "ip_src", lambda s: tr(f"interpolate.{s}")
     )
-    if kind == "gan":
+    if own:
+        st.caption(tr("interpolate.own_seeds"))
+    elif kind == "gan":
         st.caption(tr("interpolate.only_vae"))
     return source
 
@@ -109,7 +114,7 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
     _take_frame()
     controls, output = st.columns([2, 3], gap="large")
     with controls:
-        source = _source_ui(kind)
+        source = _source_ui(kind, dataset)
         seeds = _number_list_ui(
             "ip_seeds",
             SCHEMA["seeds"],
@@ -120,7 +125,7 @@ def _path_view(model: render.Model, key: str, label: str, kind: str, dataset: st
         if source == "seeds":
             st.button("🎲 " + tr("interpolate.add_seed"), on_click=_add_seed)
         fitted = _prior_ui(model, key, dataset) if kind == "vae" and source == "seeds" else None
-        idx = _dataset_points_ui(dataset, shown=source != "seeds")
+        idx = _dataset_points_ui(dataset, shown=source != "seeds") if dataset in DATASETS else ()
         upload = (
             st.file_uploader(
                 tr("interpolate.your_image"), type=["png", "jpg", "jpeg"], key="ip_upload"
@@ -161,9 +166,9 @@ def _prior_ui(model: render.Model, key: str, dataset: str) -> FittedPrior | None
 def _class_ramp_ui(model: render.Model, dataset: str) -> tuple[int, int] | None:
     if not render.conditional(model):
         return None
-    count = render.classes(model)
-    start = widgets.class_ui("ip_cls", dataset, count, tr("interpolate.start_class"))
-    end = widgets.class_ui("ip_end", dataset, count, tr("interpolate.end_class"))
+    count, names = render.classes(model), widgets.model_class_names(model, dataset)
+    start = widgets.class_ui("ip_cls", dataset, count, tr("interpolate.start_class"), names)
+    end = widgets.class_ui("ip_end", dataset, count, tr("interpolate.end_class"), names)
     return start, end
 
 
