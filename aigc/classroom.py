@@ -238,7 +238,9 @@ def open_room(title: str = "", ttl_s: float | None = None) -> Opened:
     if not isinstance(title, str) or len(title) > MAX_TITLE_CHARS:
         raise RoomError(f"a title has at most {MAX_TITLE_CHARS} characters", "title_too_long")
     ttl = _ttl(ttl_s)
-    token = secrets.token_urlsafe(24)
+    token = secrets.token_hex(
+        24
+    )  # hex: never a leading '-' that a command line takes for an option
     for _ in range(5):  # a code already taken (one chance in ~10**11 per open room): draw again
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         created = _now()

@@ -339,7 +339,9 @@ def open_review(
             "plan_size",
             limit=len(items),
         )
-    secret = secrets.token_urlsafe(24)
+    secret = secrets.token_hex(
+        24
+    )  # hex: never a leading '-' that a command line takes for an option
     for _ in range(5):  # a code already taken: draw again
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         created = _now()

@@ -285,3 +285,17 @@ def test_a_review_opens_votes_and_exports_from_the_command_line(store_url, capsy
     )
     assert "not the owner secret" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_secrets_given_on_the_command_line_never_read_as_options(store_url):
+    """`--teacher TOKEN` and `--owner SECRET` take the secret as the next word: one starting
+    with "-" would be read as another option (1 in 64 of URL-safe tokens did)."""
+    from aigc import classroom, review
+
+    entries = [
+        review.Entry("a", "gan", "mnist", "gan_mnist"),
+        review.Entry("b", "vae", "mnist", "vae_mnist"),
+    ]
+    for _ in range(20):
+        assert classroom.open_room().teacher_token[0].isalnum()
+        assert review.open_review("", entries, review.samples([1])).owner_secret[0].isalnum()
