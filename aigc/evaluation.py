@@ -20,7 +20,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Figures for one model: GANs and VAEs are scored on 1,000 samples (100 per class for a
     conditional model) against the held-out split, a VAE's under N(0, I) and under its fitted
-    prior (`aigc.prior`); classifiers by held-out accuracy."""
+    prior (`aigc.prior`), a GAN's checkerboard beside the held-out images'; classifiers by
+    held-out accuracy."""
     dataset = model.config.dataset
     x_test, y_test = load_images(dataset, "test").tensors()
     if isinstance(model, Classifier):
@@ -71,4 +72,6 @@ def evaluate(
         out["active_dims"] = float(metrics.active_dimensions(kl))
     if isinstance(model, GAN):
         out["mean_realness"] = float(model.realness(images, labels).mean())
+        out["checkerboard_energy"] = metrics.checkerboard_energy(images)
+        out["real_checkerboard_energy"] = metrics.checkerboard_energy(x_test)
     return out
