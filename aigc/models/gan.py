@@ -23,7 +23,8 @@ class GANConfig:
     g_width: int = 32
     d_width: int = 16
     # How G doubles the resolution: "transposed" (4x4 stride-2 transposed convolutions, which
-    # leave a checkerboard; the shipped files) or "nearest" (nearest upsample, then a 3x3 conv).
+    # leave a checkerboard; the default, so files from before this field load as they were) or
+    # "nearest" (nearest upsample, then a 3x3 conv: the live recipe and the shipped files).
     upsample: str = "transposed"
 
 
