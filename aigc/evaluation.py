@@ -27,8 +27,9 @@ def evaluate(
 ) -> dict[str, float]:
     """Figures for one model: GANs and VAEs are scored on 1,000 samples (100 per class for a
     conditional model) against the held-out split, a VAE's under N(0, I) and under its fitted
-    prior (`aigc.prior`); classifiers by held-out accuracy. A model trained on a user's own
-    images is judged by :func:`judge_own_images` (`judge`, `class_names`)."""
+    prior (`aigc.prior`), a GAN's checkerboard beside the held-out images'; classifiers by
+    held-out accuracy. A model trained on a user's own images is judged by
+    :func:`judge_own_images` (`judge`, `class_names`)."""
     dataset = model.config.dataset
     if dataset not in DATASETS:
         return judge_own_images(model, class_names, judge, classifier, seed)
@@ -81,6 +82,8 @@ def evaluate(
         out["active_dims"] = float(metrics.active_dimensions(kl))
     if isinstance(model, GAN):
         out["mean_realness"] = float(model.realness(images, labels).mean())
+        out["checkerboard_energy"] = metrics.checkerboard_energy(images)
+        out["real_checkerboard_energy"] = metrics.checkerboard_energy(x_test)
     return out
 
 

@@ -3,8 +3,14 @@ CPU, for how fast samples become recognisable (see README, "Why it learns in sec
 
 GAN: small nets (G 32 / D 16 channels) take ~2x the images per second of 64/32 ones and reached
 the same agreement sooner; DiffAugment-style shifts of real and fake images were the change
-that stopped agreement from swinging (e.g. 0.95 -> 0.66 within 15 s without it, steady >= 0.9
-with it); the generator shown is an EMA of the trained one. VAE: the MLP body passes ~10x the
+that stopped agreement from swinging; the generator shown is an EMA of the trained one. It
+upsamples by nearest neighbour then a 3x3 conv, not by 4x4 stride-2 transposed convs, whose
+uneven overlap draws a dotted checkerboard from the first step (Odena et al., 2016) that stayed
+in Fashion-MNIST's samples; this costs the same per step (see
+:class:`aigc.models.gan.NearestConv`) and alone reached recognisable Fashion samples in fewer
+steps. With it, Adam at 3e-3 and the class loss weighted 4 against the hinge loss were the
+settings that brought recognisable samples soonest on both datasets; 1e-3 and 2, tuned for
+the old generator, now waste steps (figures in docs/bench.md). VAE: the MLP body passes ~10x the
 images per second of the conv one, which wins a 10-second budget; SiLU, batch 256 and Adam at
 8e-3 beat ReLU, smaller batches and gentler rates there. Ten seconds are already ~35 passes over
 4,500 digits, so held-out loss is bound by overfitting more than by speed: 1-pixel shifts of the
@@ -44,7 +50,7 @@ LIVE_SNAPSHOT_EVERY = {"gan": 5, "vae": 10, "classifier": 25}
 
 def live_model_config(kind: str, dataset: str, conditional: bool = True, **overrides):
     if kind == "gan":
-        cfg = GANConfig(dataset=dataset, num_classes=10 if conditional else 0)
+        cfg = GANConfig(dataset=dataset, num_classes=10 if conditional else 0, upsample="nearest")
     elif kind == "vae":
         cfg = VAEConfig(dataset=dataset, num_classes=10 if conditional else 0, activation="silu")
     elif kind == "classifier":
@@ -56,7 +62,7 @@ def live_model_config(kind: str, dataset: str, conditional: bool = True, **overr
 
 def live_train_config(kind: str, **overrides) -> TrainConfig:
     base = {
-        "gan": TrainConfig(batch_size=64, lr=1e-3, augment=True, class_weight=2.0, ema=0.995),
+        "gan": TrainConfig(batch_size=64, lr=3e-3, augment=True, class_weight=4.0, ema=0.995),
         "vae": TrainConfig(batch_size=256, lr=8e-3, augment=True, shift_pixels=1),
         "classifier": TrainConfig(batch_size=64, lr=1e-3, augment=True),
     }[kind]

@@ -30,3 +30,14 @@ def test_the_loss_and_the_per_dimension_figure_share_one_kl(small_mnist):
     per_dimension = metrics.kl_per_dimension(vae, x)
     assert per_dimension.shape == (4,) and (per_dimension >= 0).all()
     assert np.isclose(per_dimension.sum(), kl.item(), rtol=1e-5)
+
+
+def test_checkerboard_energy_sees_a_dot_grid_and_not_a_smooth_picture():
+    dots = torch.zeros(1, 1, 28, 28)
+    dots[..., ::2, ::2] = 1.0  # every other pixel lit: the pattern a stride-2 layer leaves
+    i = torch.arange(28.0)
+    blob = torch.exp(-((i[:, None] - 14) ** 2 + (i[None, :] - 12) ** 2) / 40).view(1, 1, 28, 28)
+    assert metrics.checkerboard_energy(dots) > 0.9
+    assert metrics.checkerboard_energy(blob) < 0.01
+    # the same dots faintly over the blob still show, well above the blob alone
+    assert metrics.checkerboard_energy(blob + 0.1 * dots) > 10 * metrics.checkerboard_energy(blob)

@@ -1,7 +1,14 @@
+import dataclasses
+import json
+
 import pytest
 import torch
+from safetensors.torch import save as st_save
+from torch.nn import functional as F
 
+from aigc.checkpoint import FORMAT, load_model
 from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
+from aigc.models.gan import UPSAMPLERS
 from aigc.models.vae import vae_loss
 
 
@@ -10,17 +17,49 @@ def build(cls, cfg, seed=0):
     return cls(cfg).eval()
 
 
+@pytest.mark.parametrize("upsample", UPSAMPLERS)
 @pytest.mark.parametrize("k", [0, 10])
-def test_gan_shapes_range_and_determinism(k):
-    gan = build(GAN, GANConfig(num_classes=k))
+def test_gan_shapes_range_and_determinism(k, upsample):
+    gan = build(GAN, GANConfig(num_classes=k, upsample=upsample))
     z = torch.randn(5, gan.latent_dim, generator=torch.Generator().manual_seed(1))
     labels = torch.arange(5) if k else None
     x = gan.decode(z, labels)
     assert x.shape == (5, 1, 28, 28)
     assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
-    assert torch.equal(x, build(GAN, GANConfig(num_classes=k)).decode(z, labels))
+    assert torch.equal(x, build(GAN, GANConfig(num_classes=k, upsample=upsample)).decode(z, labels))
     real = gan.realness(x, labels)
     assert real.shape == (5,) and ((real >= 0) & (real <= 1)).all()
+
+
+def test_a_gan_file_from_before_upsample_still_draws_what_its_transposed_convolutions_compute():
+    torch.manual_seed(0)
+    config = dataclasses.asdict(GANConfig())
+    del config["upsample"]  # as the files shipped before the field existed
+    tensors = GAN(GANConfig()).state_dict()
+    meta = {"format": FORMAT, "kind": "gan", "config": json.dumps(config), "provenance": "{}"}
+    gan, _ = load_model(st_save(tensors, metadata=meta))
+    assert gan.config.upsample == "transposed"
+    z = torch.randn(6, gan.latent_dim, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(6)
+    w = gan.generator.state_dict()
+    h = gan.generator.hidden(z, labels).view(6, -1, 7, 7)
+    h = F.conv_transpose2d(h, w["up.0.weight"], w["up.0.bias"], 2, 1)
+    bn = (w["up.1.running_mean"], w["up.1.running_var"], w["up.1.weight"], w["up.1.bias"])
+    x = torch.sigmoid(
+        F.conv_transpose2d(F.relu(F.batch_norm(h, *bn)), w["up.3.weight"], w["up.3.bias"], 2, 1)
+    )
+    assert torch.equal(gan.decode(z, labels), x)
+
+
+def test_nearest_upsampling_is_nearest_upsample_then_a_3x3_conv():
+    torch.manual_seed(0)
+    layer = GAN(GANConfig(upsample="nearest")).generator.up[0]
+    x = torch.randn(2, layer.weight.shape[1], 7, 7)
+    upsampled = F.interpolate(x, scale_factor=2, mode="nearest")
+    expected = F.conv2d(upsampled, layer.weight, layer.bias, padding=1)
+    assert torch.allclose(layer(x), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown upsample"):
+        GAN(GANConfig(upsample="bilinear"))
 
 
 def test_gan_blends_classes_with_weights():

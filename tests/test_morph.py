@@ -42,11 +42,15 @@ def _classifier(dataset: str):
 
 
 def _tiny(kind: str):
-    """Untrained models of the shapes a person may upload: unconditional GAN, MLP CVAE."""
+    """Untrained models of the shapes a person may upload: unconditional GAN, a GAN of the
+    live recipe's upsampling, MLP CVAE."""
     torch.manual_seed(0)
     if kind == "gan_unconditional":
         model = GAN(GANConfig(num_classes=0, z_dim=8, g_width=8, d_width=8)).eval()
         return model, render.steering(model), None
+    if kind == "gan_nearest":
+        model = GAN(GANConfig(z_dim=8, g_width=8, d_width=8, upsample="nearest")).eval()
+        return model, render.steering(model), _classifier("mnist")
     model = VAE(VAEConfig(num_classes=10, z_dim=4, hidden=32)).eval()
     return model, render.steering(model, _heldout("mnist")), _classifier("mnist")
 
@@ -57,7 +61,7 @@ def _server(model, classifier, steer, look: Look) -> tuple[np.ndarray, render.Fr
 
 
 SHIPPED = ["gan_mnist", "vae_mnist", "gan_fashion", "vae_fashion"]
-TINY = ["gan_unconditional", "cvae"]
+TINY = ["gan_unconditional", "gan_nearest", "cvae"]
 
 
 @pytest.fixture(scope="module", params=SHIPPED + TINY)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from aigc import recipes
+from aigc import metrics, recipes
 from aigc.bench.live import live_run
+from aigc.latent import generate, sample_latents
 from aigc.recipes import LIVE_SNAPSHOT_EVERY, new_model
 
 
@@ -38,3 +39,15 @@ def test_the_bench_times_the_run_the_page_queues():
     assert page.config.snapshot_every == LIVE_SNAPSHOT_EVERY["vae"] and page.config.seed == 3
     for key, value in page.model.state_dict().items():
         assert torch.equal(bench.model.state_dict()[key], value), key
+
+
+def test_the_live_gan_starts_without_the_checkerboard_of_transposed_convolutions(small_mnist):
+    real = metrics.checkerboard_energy(small_mnist.tensors()[0])
+    z, labels = sample_latents(100, 32, 0), torch.arange(100) % 10
+    live, old = (
+        metrics.checkerboard_energy(
+            generate(new_model("gan", small_mnist, seed=0, **kw).eval(), z, labels)
+        )
+        for kw in ({}, {"upsample": "transposed"})
+    )
+    assert live < 2 * real < 10 * real < old

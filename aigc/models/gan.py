@@ -22,6 +22,10 @@ class GANConfig:
     num_classes: int = 10  # 0 makes an unconditional GAN
     g_width: int = 32
     d_width: int = 16
+    # How G doubles the resolution: "transposed" (4x4 stride-2 transposed convolutions, which
+    # leave a checkerboard; the default, so files from before this field load as they were) or
+    # "nearest" (nearest upsample, then a 3x3 conv: the live recipe and the shipped files).
+    upsample: str = "transposed"
 
 
 def as_class_weights(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
@@ -44,6 +48,47 @@ def downsampler(w: int) -> nn.Sequential:
     )
 
 
+UPSAMPLERS = ("transposed", "nearest")
+
+
+def spread_over_box(kernel: torch.Tensor) -> torch.Tensor:
+    """(C_in, C_out, 3, 3) -> (C_in, C_out, 4, 4): the 3x3 kernel convolved with a 2x2 box. As a
+    4x4 stride-2 transposed kernel it computes nearest-upsample-then-3x3-conv: every output
+    pixel gets the same total weight whatever its place in the 2x2 grid, so there is no
+    checkerboard (Odena et al., Distill 2016)."""
+    return sum(F.pad(kernel, (a, 1 - a, b, 1 - b)) for a in (0, 1) for b in (0, 1))
+
+
+class NearestConv(nn.Module):
+    """Nearest 2x upsample then a 3x3 conv, trained as one stride-2 transposed conv with the
+    kernel :func:`spread_over_box` makes: the same numbers at 4 multiply-adds per output pixel
+    and channel pair instead of 9. The weights are a Conv2d's, (C_out, C_in, 3, 3)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.weight, self.bias = conv.weight, conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            # The exporter needs a kernel of known shape; ONNX's Resize (nearest) and Conv
+            # compute the same pictures, and onnxruntime-web runs both.
+            return F.conv2d(
+                F.interpolate(x, scale_factor=2, mode="nearest"), self.weight, self.bias, padding=1
+            )
+        kernel = spread_over_box(self.weight.transpose(0, 1).flip(2, 3))  # (C_in, C_out, 4, 4)
+        return F.conv_transpose2d(x, kernel, self.bias, 2, 1)
+
+
+def upsampler(c_in: int, c_out: int, kind: str) -> nn.Module:
+    """A layer that doubles the resolution (see :attr:`GANConfig.upsample`)."""
+    if kind == "nearest":
+        return NearestConv(c_in, c_out)
+    if kind == "transposed":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1)
+    raise ValueError(f"unknown upsample {kind!r}: expected one of {', '.join(UPSAMPLERS)}")
+
+
 class Generator(nn.Module):
     def __init__(self, config: GANConfig):
         super().__init__()
@@ -55,10 +100,10 @@ class Generator(nn.Module):
             nn.ReLU(),
         )
         self.up = nn.Sequential(
-            nn.ConvTranspose2d(2 * w, w, 4, 2, 1),  # (B, w, 14, 14)
+            upsampler(2 * w, w, config.upsample),  # (B, w, 14, 14)
             nn.BatchNorm2d(w),
             nn.ReLU(),
-            nn.ConvTranspose2d(w, 1, 4, 2, 1),  # (B, 1, 28, 28)
+            upsampler(w, 1, config.upsample),  # (B, 1, 28, 28)
             nn.Sigmoid(),
         )
 
