@@ -88,3 +88,20 @@ def test_a_double_vote_counts_once_and_a_forged_owner_link_opens_nothing(opened)
     forged = open_page("zh", review=code, owner="guess")
     assert forged.error and not forged.get("download_button")
     assert "链接" in forged.error[0].value
+
+
+def test_a_reviewed_picture_reopens_on_explore_by_its_link():
+    from urllib.parse import parse_qsl, urlsplit
+
+    from tests.test_app import app
+
+    entry = review.Entry("GAN", "gan", "mnist", "gan_mnist")
+    link = review_page.reopen_link(entry, review.Stimulus(seed=5, label=3))
+    explore = app()
+    explore.query_params.update(dict(parse_qsl(urlsplit(link).query)))
+    explore.run()
+    assert not explore.exception
+    assert explore.number_input(key="ex_seed").value == 5
+    assert explore.session_state["ex_cls"] == 3
+    session_model = review.Entry("mine", "gan", "mnist", None, "0" * 64)
+    assert review_page.reopen_link(session_model, review.Stimulus(5, 3)) is None

@@ -26,7 +26,7 @@ from aigc.errors import InputError
 from aigc.render import MAX_SEED
 from aigc.review import Entry, ReviewError
 from aigc.store import StoreUnavailable
-from aigc.ui import classroom, models, pictures, widgets
+from aigc.ui import classroom, models, pictures, state, widgets
 from aigc.ui.i18n import error_text, tr
 
 OPENED = "rv_opened"  # session state: {code: owner secret} of the reviews this session opened
@@ -269,6 +269,24 @@ def _pair_words(pair: verdict.Pairwise, labels: tuple[str, ...]) -> str:
     )  # fmt: skip
 
 
+def reopen_link(entry: Entry, stimulus: review.Stimulus) -> str | None:
+    """The page link that draws this picture again (Explore's picture, or Interpolate's walk),
+    for a shipped model; a session's own model reopens only in its session, so it has none."""
+    if entry.shipped is None:
+        return None
+    query = {"kind": entry.kind, "data": entry.dataset, "model": entry.shipped}
+    if stimulus.label is not None:
+        query["cls"] = str(stimulus.label)
+    if stimulus.end_seed is None:
+        return state.link(f"{classroom.base_url()}/", query | {"seed": str(stimulus.seed)})
+    walk = {
+        "src": "seeds",
+        "seeds": f"{stimulus.seed},{stimulus.end_seed}",
+        "end": query.get("cls", "0"),
+    }
+    return state.link(f"{classroom.base_url()}/interpolate", query | walk)
+
+
 def _comments_ui(results: review.Results) -> None:
     if not results.comments:
         return
@@ -283,6 +301,9 @@ def _comments_ui(results: review.Results) -> None:
                 picture = review_pictures.get(r.code, slot, index)
                 if picture is not None:
                     col.image(picture, caption=results.verdict.labels[slot], width=84)
+                link = reopen_link(r.entries[slot], c.item.stimulus)
+                if link is not None:
+                    col.markdown(f"[{tr('review.reopen')}]({link})")
             who = f"{c.reviewer} {c.name}".strip()
             cols[2].caption(tr("review.comment_by", who=who, choice=tr(f"review.vote_{c.choice}")))
             cols[2].text(c.text)
