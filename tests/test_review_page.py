@@ -4,9 +4,10 @@ store): open a review of two models, vote blind pair by pair, read the verdict."
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from aigc import review
+from aigc import review, review_pictures, store
 from aigc.ui import review as review_page
 from tests.test_app import needs
 
@@ -105,3 +106,20 @@ def test_a_reviewed_picture_reopens_on_explore_by_its_link():
     assert explore.session_state["ex_cls"] == 3
     session_model = review.Entry("mine", "gan", "mnist", None, "0" * 64)
     assert review_page.reopen_link(session_model, review.Stimulus(5, 3)) is None
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_review_whose_pictures_cannot_be_stored_is_not_left_open(store_url, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise review.ReviewError("too large together", "picture_invalid")
+
+    monkeypatch.setattr(review_pictures, "put", refuse)
+    owner = open_page()
+    owner.slider(key="rv_seeds_samples").set_value(2)
+    owner.button(key="rv_open").click().run()
+    assert not owner.exception
+    assert "could not be stored" in owner.error[0].value
+    assert review_page.OPENED not in owner.session_state, "no links to a review without pictures"
+    with store.transaction(write=False) as con:
+        still_open = sa.select(sa.func.count()).where(sa.not_(store.reviews.c.closed))
+        assert con.execute(still_open).scalar_one() == 0, "the half-made review was closed"

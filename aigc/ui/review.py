@@ -14,6 +14,7 @@ browser is sent pictures and nothing of the models.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 
@@ -103,19 +104,23 @@ def _open(title: str, dataset: str, labels: list[str], show: str, cls: int | Non
         stimuli = review.samples(seeds[:n], classes)
     else:
         stimuli = review.interpolations(list(zip(seeds[:n], seeds[n:], strict=True)), classes)
+    fitted = [
+        pictures.fitted_prior(m, models.model_key(lb, m), dataset) if kind_of(m) == "vae" else None
+        for lb, m in zip(labels, chosen, strict=True)
+    ]
     try:
         opened = review.open_review(
             title, [_entry(lb, dataset) for lb in labels], stimuli, show=show
         )
-        code = opened.review.code
-        fitted = [
-            pictures.fitted_prior(m, models.model_key(lb, m), dataset)
-            if kind_of(m) == "vae"
-            else None
-            for lb, m in zip(labels, chosen, strict=True)
-        ]
-        review_pictures.make(code, opened.owner_secret, chosen, fitted)
     except (InputError, StoreUnavailable) as error:
+        st.error(error_text(error))
+        return
+    code = opened.review.code
+    try:
+        review_pictures.make(code, opened.owner_secret, chosen, fitted)
+    except (InputError, StoreUnavailable) as error:  # no review is left open without pictures
+        with contextlib.suppress(InputError, StoreUnavailable):
+            review.close_review(code, opened.owner_secret)
         st.error(error_text(error))
         return
     st.session_state.setdefault(OPENED, {})[code] = opened.owner_secret
