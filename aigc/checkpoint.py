@@ -26,7 +26,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from aigc.data import CLASS_NAMES, DATASETS, MAX_CLASS_NAME_CHARS, OWN_IMAGES
+from aigc.data import CLASS_NAMES, DATASETS, OWN_IMAGES, is_class_name
 from aigc.errors import InputError
 from aigc.models import KINDS
 
@@ -218,8 +218,7 @@ def _check_class_names(names: object, num_classes: int) -> None:
         return
     ok = (
         isinstance(names, list)
-        and all(isinstance(n, str) and n.strip() and n.isprintable() for n in names)
-        and all(len(n) <= MAX_CLASS_NAME_CHARS for n in names)
+        and all(is_class_name(n) for n in names)
         and len(set(names)) == len(names)
         and (len(names) == num_classes if num_classes else len(names) <= MAX_CONFIG_INT)
     )

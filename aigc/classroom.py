@@ -35,7 +35,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from aigc import store
+from aigc.data import MAX_CLASS_NAME_CHARS, is_class_name
 from aigc.errors import InputError
+from aigc.image_folder import MAX_FILES
 from aigc.limits import Failures
 
 log = logging.getLogger(__name__)
@@ -647,9 +649,8 @@ def gallery(code: str, teacher_token: str, after_id: int = 0, limit: int = 100) 
 # -- the class's own training set ---------------------------------------------------------------
 
 MAX_DRAWINGS_PER_PERSON = 200  # 20 a class at 10 classes: more than a lesson's worth of drawing
-MAX_DRAWINGS_PER_ROOM = 4000  # what a folder of one's own may hold (aigc.image_folder.MAX_FILES)
+MAX_DRAWINGS_PER_ROOM = MAX_FILES  # as many as a folder of one's own may hold
 MAX_DRAWING_BYTES = 4096  # a 28x28 grayscale PNG is 100-700 bytes
-MAX_CLASS_NAME_CHARS = 40  # aigc.data.MAX_CLASS_NAME_CHARS: a label on one short line
 
 
 @dataclass(frozen=True)
@@ -669,9 +670,7 @@ def _check_drawings(drawings: Sequence[tuple[str, bytes]]) -> list[tuple[str, by
         )
     checked = []
     for name, png in drawings:
-        if not (isinstance(name, str) and name.strip() and name.isprintable()) or (
-            len(name) > MAX_CLASS_NAME_CHARS
-        ):
+        if not is_class_name(name):
             raise RoomError(f"a class name is 1-{MAX_CLASS_NAME_CHARS} printable characters",
                             "class_name_invalid", limit=MAX_CLASS_NAME_CHARS)  # fmt: skip
         png = bytes(png) if isinstance(png, bytes | bytearray | memoryview) else b""

@@ -153,6 +153,18 @@ class ImageSet:
         return torch.from_numpy(x).unsqueeze(1), torch.from_numpy(self.labels.copy())
 
 
+def is_class_name(name: object) -> bool:
+    """Whether `name` can name a class of one's own: shown wherever a label is, so one short
+    printable line that is not blank (the folder reader, the weights loader and the class
+    room's set all hold names to it)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_CLASS_NAME_CHARS
+        and name.isprintable()
+        and bool(name.strip())
+    )
+
+
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}; expected one of {choices}")

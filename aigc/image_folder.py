@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from aigc import imaging
-from aigc.data import MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet
+from aigc.data import MAX_CLASS_NAME_CHARS, OWN_IMAGES, ImageSet, is_class_name
 from aigc.errors import InputError
 
 MAX_CLASSES = 10  # what the conditional models, the classifiers and the pages' pickers know
@@ -109,7 +109,7 @@ def _unreadable(name: str) -> Skipped:
 
 
 def _check_class_name(name: str) -> None:
-    if len(name) > MAX_CLASS_NAME_CHARS or not name.isprintable() or not name.strip():
+    if not is_class_name(name):
         raise ImageFolderError(
             f"class folder {_shown(name[:MAX_CLASS_NAME_CHARS])!r}: a class name needs 1 to {MAX_CLASS_NAME_CHARS} printable "
             "characters",
