@@ -10,7 +10,7 @@ the same for every reviewer on every server, and a vote is on exactly what was s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from torch import nn
@@ -90,12 +90,25 @@ def make(
     )
 
 
+def get_many(code: str, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored pictures of an open review, {(entry slot, stimulus index): bytes}, in one
+    read of the review and one query (a pair, or every comment's pair, at once); a key with
+    no picture (yet) is left out."""
+    wanted = set(wanted)
+    r = review.get_review(code)
+    t = store.review_pictures.c
+    keys = sa.tuple_(t.slot, t.stimulus)
+    with store.transaction(write=False) as con:
+        rows = (
+            con.execute(
+                sa.select(t.slot, t.stimulus, t.picture).where(t.review == r.code, keys.in_(wanted))
+            )
+            if wanted
+            else []
+        )
+        return {(slot, i): bytes(p) for slot, i, p in rows}
+
+
 def get(code: str, slot: int, index: int) -> bytes | None:
     """One stored picture of an open review; None if there is none (yet)."""
-    r = review.get_review(code)
-    with store.transaction(write=False) as con:
-        t = store.review_pictures.c
-        found = con.execute(
-            sa.select(t.picture).where(t.review == r.code, t.slot == slot, t.stimulus == index)
-        ).scalar_one_or_none()
-    return None if found is None else bytes(found)
+    return get_many(code, [(slot, index)]).get((slot, index))

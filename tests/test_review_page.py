@@ -123,3 +123,16 @@ def test_a_review_whose_pictures_cannot_be_stored_is_not_left_open(store_url, mo
     with store.transaction(write=False) as con:
         still_open = sa.select(sa.func.count()).where(sa.not_(store.reviews.c.closed))
         assert con.execute(still_open).scalar_one() == 0, "the half-made review was closed"
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_owner_sees_each_comment_beside_the_two_pictures_it_is_about(opened):
+    code, secret = opened
+    for words in ("<b>too thin</b>", "the left one wobbles"):
+        reviewer = review.join(code)
+        pair = review.next_item(code, reviewer)
+        review.vote(code, reviewer, pair.item.item, "left", words)
+    owner = open_page(review=code, owner=secret)
+    assert not owner.exception, owner.exception
+    assert [t.value for t in owner.text] == ["<b>too thin</b>", "the left one wobbles"]
+    assert len([i for i in owner.image if i.value]) == 4, "two pictures beside each comment"

@@ -163,9 +163,10 @@ def _reviewer_view(code: str) -> None:
         (pair.number - 1) / pair.total, text=tr("review.pair", n=pair.number, total=pair.total)
     )
     index = review_pictures.stimulus_index(r, pair.item)
+    shown = review_pictures.get_many(r.code, [(pair.left, index), (pair.right, index)])
     with st.container(horizontal=True):  # side by side on a phone too, where columns stack
         for slot, side in ((pair.left, "left"), (pair.right, "right")):
-            picture = review_pictures.get(r.code, slot, index)
+            picture = shown.get((slot, index))
             if picture is None:
                 st.warning(tr("review.no_picture"))
             else:
@@ -297,13 +298,21 @@ def _comments_ui(results: review.Results) -> None:
         return
     st.subheader(tr("review.comments"))
     r = results.review
-    for c in results.comments:
-        index = review_pictures.stimulus_index(r, c.item)
+    index = [review_pictures.stimulus_index(r, c.item) for c in results.comments]
+    shown = review_pictures.get_many(
+        r.code,
+        [
+            (s, i)
+            for c, i in zip(results.comments, index, strict=True)
+            for s in (c.item.a, c.item.b)
+        ],
+    )
+    for c, i in zip(results.comments, index, strict=True):
         right = c.item.b if c.left == c.item.a else c.item.a
         with st.container(border=True):
             cols = st.columns([1, 1, 3])
             for col, slot in ((cols[0], c.left), (cols[1], right)):
-                picture = review_pictures.get(r.code, slot, index)
+                picture = shown.get((slot, i))
                 if picture is not None:
                     col.image(picture, caption=results.verdict.labels[slot], width=84)
                 link = reopen_link(r.entries[slot], c.item.stimulus)
