@@ -117,6 +117,8 @@ def test_a_zip_of_class_folders_and_loose_photos_fill_the_set_and_a_bomb_changes
 
 def test_the_editor_relabels_and_deletes_and_nothing_changes_until_applied(tmp_path):
     at = upload(page(tmp_path), {"set.zip": archive(digits(n=10))})
+    at.session_state["od_fix_open"] = True  # what opening the expander sends
+    at.run()
     editor = f"od_editor_{at.session_state[own_data.VERSION]}"
     before = the_set(at)
     at.session_state[editor] = {

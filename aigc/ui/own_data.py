@@ -225,8 +225,11 @@ def _set_ui(images: ImageSet) -> None:
         st.image(
             imaging.png_bytes(imaging.grid(picked[:SHOWN_PER_CLASS], 20), 2), output_format="PNG"
         )
-    with st.expander(tr("own_data.fix")):
-        _editor_ui(images)
+    # Drawn only while open: the editor makes a thumbnail of every image, up to thousands.
+    box = st.expander(tr("own_data.fix"), key="od_fix_open", on_change="rerun")
+    if box.open:
+        with box:
+            _editor_ui(images)
 
 
 def _thumbnail(image: np.ndarray) -> str:
