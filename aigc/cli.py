@@ -147,10 +147,10 @@ def _training_set(args) -> tuple[data.ImageSet, dict]:
 
 
 def cmd_train(args) -> None:
-    vae_only = {"arch": args.arch, "activation": args.activation}
+    vae_only = {"arch": args.arch, "activation": args.activation, "width": args.width}
     cfg_over = {k: v for k, v in {"z_dim": args.latent_dim, **vae_only}.items() if v is not None}
     if args.model != "vae" and cfg_over.keys() & vae_only.keys():
-        raise SystemExit("error: --arch and --activation apply to --model vae")
+        raise SystemExit("error: --arch, --activation and --width apply to --model vae")
     over = {
         k: v
         for k, v in vars(args).items()
@@ -398,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int)
     p.add_argument("--arch", choices=["mlp", "conv"], help="VAE body")
     p.add_argument("--activation", choices=["relu", "silu"], help="VAE fully connected layers")
+    p.add_argument(
+        "--width",
+        type=int,
+        choices=range(8, 129),
+        metavar="{8..128}",
+        help="VAE conv channels (--arch conv; default 32)",
+    )
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument(
         "--shift-pixels",

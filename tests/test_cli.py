@@ -143,15 +143,22 @@ def test_train_that_diverges_says_what_went_non_finite_and_exits_1(tmp_path, cap
 def test_train_records_the_body_and_augmentation_it_was_asked_for(tmp_path):
     out = tmp_path / "conv.safetensors"
     args = ["train", "--model", "vae", "--arch", "conv", "--activation", "relu", "--augment"]
+    args += ["--width", "16"]
     assert main([*args, "--shift-pixels", "1", "--steps", "2", "--out", str(out)]) == 0
     model, prov = load_model(out)
     assert model.config.arch == "conv" and model.config.activation == "relu"
+    assert model.config.width == 16 and model.encoder[0].out_channels == 16
     assert prov["train_config"]["augment"] is True and prov["train_config"]["shift_pixels"] == 1
 
 
 @pytest.mark.parametrize(
     "extra",
-    [["--model", "gan", "--activation", "silu"], ["--model", "vae", "--shift-pixels", "9"]],
+    [
+        ["--model", "gan", "--activation", "silu"],
+        ["--model", "gan", "--width", "64"],
+        ["--model", "vae", "--shift-pixels", "9"],
+        ["--model", "vae", "--width", "0"],
+    ],
 )
 def test_train_refuses_options_that_do_not_apply(tmp_path, extra):
     with pytest.raises(SystemExit) as info:
