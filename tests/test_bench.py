@@ -160,3 +160,26 @@ def test_the_review_section_counts_every_vote_cast_as_stored():
     assert cast == [3 * 3]  # 3 reviewers x 1 pair of models x 3 seeds
     lost = [f for name, f in figures.items() if "votes lost" in name]
     assert len(lost) == 2 and all(f.values == [0] and f.status == "met" for f in lost)
+
+
+def test_fitted_priors_judges_the_median_seed_against_the_real_images_share(monkeypatch):
+    from aigc.bench import priors
+
+    shares = iter([0.49, 0.7] * len(priors.VAES))  # against 0.7 real: 0.7x, then 1.0x
+    monkeypatch.setattr(priors, "load_shipped", lambda name: name)
+    monkeypatch.setattr(
+        priors,
+        "evaluate",
+        lambda vae, seed: {
+            "confident_share": 0.35,
+            "fitted_confident_share": next(shares),
+            "real_confident_share": 0.7,
+            "fitted_class_entropy_ratio": 0.94 + 0.03 * seed,
+            "fitted_frechet_distance": 60.0,
+        },
+    )
+    figures = {f.name: f for f in priors.run("quick").figures}
+    share = figures["vae_fashion: fitted-prior samples sure / real images sure"]
+    assert share.values == pytest.approx([0.7, 1.0]) and share.status == "met"
+    entropy = figures["vae_fashion: fitted-prior class entropy / its maximum"]
+    assert entropy.values == pytest.approx([0.94, 0.97]) and entropy.status == "met"

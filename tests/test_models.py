@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import save as st_save
 from torch.nn import functional as F
 
-from aigc.checkpoint import FORMAT, load_model
+from aigc.checkpoint import FORMAT, load_model, to_bytes
 from aigc.models import GAN, VAE, Classifier, ClassifierConfig, GANConfig, VAEConfig
 from aigc.models.gan import UPSAMPLERS
 from aigc.models.vae import vae_loss
@@ -110,9 +110,20 @@ def test_output_bias_starts_the_vae_at_the_mean_image():
     with torch.no_grad():
         for p in vae.dec_fc[-1].parameters():
             p.zero_()
-    vae.init_output_bias(mean)
+    vae.start_at_mean(mean)
     out = vae.decode(torch.zeros(1, 2))[0]
     assert torch.allclose(out, mean, atol=1e-4)
+
+
+def test_a_centred_vae_encodes_its_input_minus_the_mean_image_and_keeps_it_in_its_file():
+    mean = torch.rand(1, 28, 28)
+    x = torch.rand(3, 1, 28, 28)
+    centred = build(VAE, VAEConfig(center_input=True))
+    centred.start_at_mean(mean)
+    plain = build(VAE, VAEConfig())
+    assert torch.allclose(centred.encode(x)[0], plain.encode(x - mean)[0], atol=1e-6)
+    reloaded, _ = load_model(to_bytes(centred))
+    assert torch.equal(reloaded.encode(x)[0], centred.encode(x)[0])
 
 
 def test_classifier_features_and_logits():

@@ -15,7 +15,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aigc.bench import concurrent_runs, own_images, review_votes, throughput, training_speed, versus
+from aigc.bench import (
+    concurrent_runs,
+    own_images,
+    priors,
+    review_votes,
+    throughput,
+    training_speed,
+    versus,
+)
 from aigc.bench.report import Mode, Report, Section, table, write
 from aigc.bench.timing import cpu_seconds, others_share
 
@@ -49,6 +57,7 @@ def _morph(mode: Mode) -> Section:
 MEASURES: dict[str, Callable[[Mode], Section]] = {
     "time-to-recognisable": training_speed.run,
     "references": versus.run,
+    "fitted-priors": priors.run,
     "throughput": throughput.run,
     "concurrent-runs": concurrent_runs.run,
     "own-images": own_images.run,

@@ -28,7 +28,7 @@ from aigc.weights import load_shipped
 PAGE = "train_live"  # as ratings name it
 REFRESH_S = 0.5
 SIDEBAR_REFRESH_S = 5.0  # well inside the manager's 60 s lease
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 8e-3, 3e-2)  # holds each recipe's own
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1.2e-2, 3e-2)  # holds each recipe's own
 BATCH_SIZES = (32, 64, 128, 256)
 MAX_SECONDS = 300  # a slot is shared by the whole server: no run holds it for long
 DEFAULT_SECONDS = 20
