@@ -15,12 +15,11 @@ images per second of the conv one, which wins a 10-second budget; SiLU and batch
 and smaller batches there. Its encoder reads each image minus the mean image: uncentred, Adam
 did best at 8e-3 and got worse above 1e-2; centred, 1.2e-2 ends a 10-second run 1-2 nats
 lower on both datasets. Faster rates gain a little more on MNIST's 4,500 digits but lose it
-on Fashion-MNIST and on sets of a hundred, which they overfit (docs/bench.md). Ten seconds are
-already ~35 passes over
-4,500 digits, so held-out loss is bound by overfitting more than by speed: 1-pixel shifts of the
-training images cost next to nothing per step and lower it, more the longer a run goes (the
-bench's "references" section); wider or narrower bodies, more latent dimensions, EMA weights,
-KL or learning-rate warmup and Adamax gained nothing clear beside them.
+on Fashion-MNIST and on sets of a hundred, which they overfit (docs/bench.md). 1-pixel shifts of
+the training images cost next to nothing per step and lower held-out loss, more the longer a
+run goes; dropout, masked or binarised inputs cost a 10-second run more than they save, and
+wider or narrower bodies, more latent dimensions, EMA weights, KL or learning-rate warmup and
+Adamax gained nothing clear beside them.
 
 :func:`live_setup` puts a live run together; the Train page (through :func:`submit_live`) and
 the bench both call it, so the bench times what a user waits for.

@@ -117,8 +117,9 @@ def run(mode: Mode) -> Section:
         "Our VAE is the live one: class-conditional (its loss bounds log p(x|y), at most "
         "log 10 = 2.3 nats below log p(x)), 16-D, SiLU, batch 256, input centred, lr 1.2e-2 "
         "annealed, 1-pixel shifts, decoder bias at the mean image. The references are "
-        "unconditional (VAE) and 64/128-channel (DCGAN) as published. Samples: 1,000 (100 per class) from seed 0; Fréchet distance on the "
-        "shipped classifier's features against the test split."
+        "unconditional (VAE) and 64/128-channel (DCGAN) as published. Samples: 1,000 (100 per "
+        "class) from seed 0; Fréchet distance on the shipped classifier's features against the "
+        "test split."
     )
     return section
 
